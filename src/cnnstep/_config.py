@@ -1,0 +1,57 @@
+"""Process-wide settings of the kernels.
+
+``workspace_limit`` bounds the scratch memory one kernel call may use for its
+window matrix (im2col) and transform buffers. Batches whose scratch would exceed it are
+processed in chunks of examples, so peak memory stays bounded for any batch size while a
+typical batch runs in one piece. The default can be set with the environment variable
+``CNNSTEP_WORKSPACE_MB`` before the first import, or at run time with
+:func:`set_workspace_limit`.
+"""
+
+from __future__ import annotations
+
+import os
+
+_DEFAULT_MB = 64
+
+
+def _from_environment() -> int:
+    text = os.environ.get("CNNSTEP_WORKSPACE_MB", "").strip()
+    if not text:
+        return _DEFAULT_MB * 2**20
+    try:
+        megabytes = float(text)
+    except ValueError:
+        raise ValueError(f"CNNSTEP_WORKSPACE_MB must be a number of megabytes, got {text!r}") from None
+    if megabytes <= 0:
+        raise ValueError(f"CNNSTEP_WORKSPACE_MB must be positive, got {text!r}")
+    return int(megabytes * 2**20)
+
+
+_workspace_bytes = _from_environment()
+
+
+def workspace_limit() -> int:
+    """The scratch-memory budget of one kernel call, in bytes."""
+    return _workspace_bytes
+
+
+def set_workspace_limit(nbytes: int) -> int:
+    """Set the scratch-memory budget of one kernel call (bytes); return the previous one.
+
+    A smaller budget means more, smaller chunks (less memory, somewhat slower); at
+    least one example is always processed at a time whatever the budget.
+    """
+    global _workspace_bytes
+    if isinstance(nbytes, bool) or not isinstance(nbytes, int) or nbytes < 1:
+        raise ValueError(f"set_workspace_limit: nbytes must be a positive integer number of bytes, got {nbytes!r}")
+    previous, _workspace_bytes = _workspace_bytes, nbytes
+    return previous
+
+
+def chunks(m: int, bytes_per_example: int):
+    """Slices of at most ``workspace_limit() // bytes_per_example`` examples covering ``range(m)``."""
+    step = max(1, _workspace_bytes // max(1, bytes_per_example))
+    if m == 0:
+        return [slice(0, 0)]
+    return [slice(start, min(start + step, m)) for start in range(0, m, step)]
