@@ -1,0 +1,31 @@
+"""cnnstep: convolutional networks built step by step in NumPy.
+
+The eight building blocks of the "convolutional model, step by step" exercise, exact to
+the letter of its API and vectorized::
+
+    zero_pad, conv_single_step, conv_forward, conv_backward,
+    pool_forward, create_mask_from_window, distribute_value, pool_backward
+
+Arrays are channels-last, (m, n_H, n_W, n_C). :mod:`cnnstep.reference` holds the same
+eight functions as plain loops (the teaching version and test oracle);
+:mod:`cnnstep.gradcheck` checks any backward against finite differences.
+"""
+
+from cnnstep._config import set_workspace_limit, workspace_limit
+from cnnstep.conv import conv_backward, conv_forward, conv_single_step, zero_pad
+from cnnstep.pool import create_mask_from_window, distribute_value, pool_backward, pool_forward
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "zero_pad",
+    "conv_single_step",
+    "conv_forward",
+    "conv_backward",
+    "pool_forward",
+    "create_mask_from_window",
+    "distribute_value",
+    "pool_backward",
+    "set_workspace_limit",
+    "workspace_limit",
+]
