@@ -59,27 +59,30 @@ def conv_forward(A: np.ndarray, W: np.ndarray, b: np.ndarray, g: ConvGeometry) -
     return Z
 
 
-def conv_backward(dZ: np.ndarray, A: np.ndarray, W: np.ndarray, g: ConvGeometry):
-    """Exact gradients of :func:`conv_forward` with respect to A, W and b."""
+def weight_gradient(dZ: np.ndarray, A: np.ndarray, g: ConvGeometry) -> np.ndarray:
+    """dW (f_h, f_w, C, n_C): the windows of A against dZ, one GEMM per chunk of examples."""
     A_pad = pad(A, g.pad) if g.pad.any else A
-    dA_pad = np.zeros(A_pad.shape, dtype=dZ.dtype)
     dW = np.zeros((g.f_h * g.f_w * g.n_C_prev, g.n_C), dtype=dZ.dtype)
-    rows_end = (g.n_H - 1) * g.s_h + 1
-    cols_end = (g.n_W - 1) * g.s_w + 1
     for part in _config.chunks(g.m, _cols_bytes(g, A.dtype)):
         dZ2 = np.ascontiguousarray(dZ[part]).reshape(-1, g.n_C)  # (M, n_C)
         cols = im2col(A_pad[part], g)
         # (i j c) M , M k -> (i j c) k
         dW += cols.T @ dZ2
-        del cols
-        for i in range(g.f_h):
-            for j in range(g.f_w):
-                # M k , k c -> M c: what offset (i, j) of every window receives
-                back = (dZ2 @ W[i, j].T).reshape(-1, g.n_H, g.n_W, g.n_C_prev)
-                target = dA_pad[part, i : i + rows_end : g.s_h, j : j + cols_end : g.s_w, :]
-                target += back
-    db = dZ.sum(axis=(0, 1, 2)).reshape(1, 1, 1, g.n_C)
+    return dW.reshape(g.f_h, g.f_w, g.n_C_prev, g.n_C)
+
+
+def input_gradient(dZ: np.ndarray, W: np.ndarray, g: ConvGeometry) -> np.ndarray:
+    """dA_prev: per kernel offset one GEMM, added into the strided cells that offset touched."""
+    shape = (g.m, g.n_H_prev + g.pad.top + g.pad.bottom, g.n_W_prev + g.pad.left + g.pad.right, g.n_C_prev)
+    dA_pad = np.zeros(shape, dtype=dZ.dtype)
+    rows_end = (g.n_H - 1) * g.s_h + 1
+    cols_end = (g.n_W - 1) * g.s_w + 1
+    dZ2 = np.ascontiguousarray(dZ).reshape(-1, g.n_C)  # (M, n_C)
+    for i in range(g.f_h):
+        for j in range(g.f_w):
+            # M k , k c -> M c: what offset (i, j) of every window receives
+            back = (dZ2 @ W[i, j].T).reshape(-1, g.n_H, g.n_W, g.n_C_prev)
+            target = dA_pad[:, i : i + rows_end : g.s_h, j : j + cols_end : g.s_w, :]
+            target += back
     dA = dA_pad[:, g.pad.top : g.pad.top + g.n_H_prev, g.pad.left : g.pad.left + g.n_W_prev, :]
-    if g.pad.any:
-        dA = np.ascontiguousarray(dA)
-    return dA, dW.reshape(W.shape), db
+    return np.ascontiguousarray(dA) if g.pad.any else dA

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from cnnstep import _checks, _im2col
+from cnnstep import _checks, _im2col, _winograd
 from cnnstep.reference import conv_single_step
 
 __all__ = ["zero_pad", "conv_single_step", "conv_forward", "conv_backward"]
@@ -64,9 +64,24 @@ def conv_forward(A_prev, W, b, hparameters):
     A, Wt, bt, g = _checks.conv_call(A_prev, W, b, hparameters, "conv_forward")
     out = _checks.result_dtype(A, Wt, bt)
     work = _checks.work_dtype(out)
-    Z = _im2col.conv_forward(A.astype(work, copy=False), Wt.astype(work, copy=False),
-                             bt.astype(work, copy=False), g)
+    Z = _forward(A.astype(work, copy=False), Wt.astype(work, copy=False), bt.astype(work, copy=False), g)
     return Z.astype(out, copy=False), (A_prev, W, b, hparameters)
+
+
+def _forward(A, W, b, g):
+    """The fastest exact kernel for this geometry."""
+    if _winograd.applicable(g):
+        return _winograd.conv(A, W, g.pad, g.n_H, g.n_W, b)
+    return _im2col.conv_forward(A, W, b, g)
+
+
+def _backward(dZ, A, W, g):
+    if _winograd.applicable(g):
+        dW = _winograd.weight_gradient(dZ, A, g.pad)
+        if _winograd.input_gradient_padding(g.pad) is not None:
+            return _winograd.input_gradient(dZ, W, g.pad, g.n_H_prev, g.n_W_prev), dW
+        return _im2col.input_gradient(dZ, W, g), dW
+    return _im2col.input_gradient(dZ, W, g), _im2col.weight_gradient(dZ, A, g)
 
 
 def conv_backward(dZ, cache):
@@ -97,6 +112,7 @@ def conv_backward(dZ, cache):
     dZ = _checks.gradient_shape(dZ, func, "dZ", (g.m, g.n_H, g.n_W, g.n_C), "the cache: Z's shape")
     out = _checks.result_dtype(dZ, A, Wt, bt)
     work = _checks.work_dtype(out)
-    dA_prev, dW, db = _im2col.conv_backward(dZ.astype(work, copy=False), A.astype(work, copy=False),
-                                            Wt.astype(work, copy=False), g)
+    dZ = dZ.astype(work, copy=False)
+    dA_prev, dW = _backward(dZ, A.astype(work, copy=False), Wt.astype(work, copy=False), g)
+    db = dZ.sum(axis=(0, 1, 2)).reshape(1, 1, 1, g.n_C)
     return dA_prev.astype(out, copy=False), dW.astype(out, copy=False), db.astype(out, copy=False)

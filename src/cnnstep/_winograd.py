@@ -1,0 +1,236 @@
+"""Winograd F(2x2, 3x3): 3x3 stride-1 convolutions with 2.25x fewer multiplications.
+
+Every 2x2 block of outputs is computed from a 4x4 tile of the padded input (tiles
+overlap by two cells) as::
+
+    Y = A^T [ (G g G^T) * (B^T d B) ] A          (elementwise * in the 4x4 domain)
+
+where ``g`` is a 3x3 filter, ``d`` the input tile and the small matrices are::
+
+    B^T = [[1, 0, -1,  0],     G = [[1,    0,   0],     A^T = [[1, 1,  1,  0],
+           [0, 1,  1,  0],          [1/2,  1/2, 1/2],           [0, 1, -1, -1]]
+           [0, -1, 1,  0],          [1/2, -1/2, 1/2],
+           [0, 1,  0, -1]]          [0,    0,   1]]
+
+Summed over input channels, the 4x4 products become 16 independent matrix products
+``M[xi] = V[xi] @ U[xi]`` of shape (tiles, n_C_prev) @ (n_C_prev, n_C): the bulk of the
+work, done by BLAS. The transforms have coefficients 0, +-1 and +-1/2 only, so float32
+keeps its accuracy (the tests bound the error against float64). The same identity run
+backwards gives the weight gradient: ``dU[xi] = V[xi]^T @ dM[xi]`` with
+``dM = A dY A^T`` and ``dW = G^T dU G``; the input gradient of a stride-1 convolution is
+itself a stride-1 convolution of dZ with the flipped filters.
+
+Array layout here: ``V`` (4, 4, P, n_C_prev), ``U`` (4, 4, n_C_prev, n_C),
+``M`` (4, 4, P, n_C), with P = m * tiles_h * tiles_w, the tile axes (xi, nu) first so that
+each ``V[xi, nu]`` is one contiguous matrix.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from cnnstep import _config
+from cnnstep._checks import ConvGeometry, Padding
+
+G = np.array([[1.0, 0.0, 0.0], [0.5, 0.5, 0.5], [0.5, -0.5, 0.5], [0.0, 0.0, 1.0]])
+
+
+def applicable(g: ConvGeometry) -> bool:
+    """3x3 filters, stride 1, and channels enough for the 16 products to beat one im2col GEMM."""
+    return (g.f_h == 3 and g.f_w == 3 and g.s_h == 1 and g.s_w == 1
+            and g.n_C_prev >= 8 and g.n_C >= 8)
+
+
+def _tiles(n: int) -> int:
+    return (n + 1) // 2
+
+
+def filter_transform(W: np.ndarray) -> np.ndarray:
+    """U = G g G^T for every (input channel, filter) pair: (4, 4, n_C_prev, n_C)."""
+    Gw = G.astype(W.dtype)
+    # a i , i j c k , b j -> a b c k
+    return np.einsum("ai,ijck,bj->abck", Gw, W, Gw, optimize=True)
+
+
+def _source_buffer(m: int, th: int, tw: int, C: int, dtype) -> np.ndarray:
+    """Zero buffer for the padded input in column-parity layout (m, 2*th + 2, 2, tw + 1, C)."""
+    return np.zeros((m, 2 * th + 2, 2, tw + 1, C), dtype=dtype)
+
+
+def _fill_source(S: np.ndarray, A: np.ndarray, top: int, left: int) -> np.ndarray:
+    """Write A into S at (top, left) of the padded frame; S[i, r, p, q] is padded cell (r, 2q + p).
+
+    The padding cells of S are zero and stay zero, so one buffer serves every chunk.
+
+    Splitting the columns by parity makes every tile column ``2*t + b`` a slice
+    ``S[:, :, b % 2, b // 2 : b // 2 + tw]`` whose inner (tiles x channels) block is
+    contiguous, so the transforms below run on long contiguous rows.
+    """
+    m, n_H_prev, n_W_prev, C = A.shape
+    H_t, Q = S.shape[1], S.shape[3]
+    rows = max(0, min(n_H_prev, H_t - top))
+    for p in range(2):
+        first = (p - left) % 2  # first column of A whose padded column has parity p
+        cols = range(first, min(n_W_prev, 2 * Q - left), 2)
+        if len(cols) == 0:
+            continue
+        q = (first + left) // 2
+        S[:m, top : top + rows, p, q : q + len(cols), :] = A[:, :rows, first : cols.stop : 2, :]
+    return S
+
+
+def input_transform(S: np.ndarray, rows: np.ndarray, out: np.ndarray) -> np.ndarray:
+    """V = B^T d B for every 4x4 tile (stride 2) of the source S: out (4, 4, m, th, tw, C).
+
+    ``rows`` is scratch (4, m, th, 2, tw + 1, C) for the row pass, done once on whole rows
+    (overlapping tiles share it).
+    """
+    th = rows.shape[2]
+    tw = out.shape[4]
+    m = out.shape[2]
+
+    def r(a):  # padded rows 2*t + a of every tile row
+        return S[:m, a : a + 2 * th : 2]
+
+    # rows: t = B^T d
+    np.subtract(r(0), r(2), out=rows[0])
+    np.add(r(1), r(2), out=rows[1])
+    np.subtract(r(2), r(1), out=rows[2])
+    np.subtract(r(1), r(3), out=rows[3])
+
+    def c(b):  # columns 2*t + b of every tile
+        return rows[:, :, :, b % 2, b // 2 : b // 2 + tw, :]
+
+    # columns: V = t B
+    np.subtract(c(0), c(2), out=out[:, 0])
+    np.add(c(1), c(2), out=out[:, 1])
+    np.subtract(c(2), c(1), out=out[:, 2])
+    np.subtract(c(1), c(3), out=out[:, 3])
+    return out
+
+
+def output_transform(M: np.ndarray, sums: np.ndarray, Y: np.ndarray) -> np.ndarray:
+    """Y = A^T M A for every tile: M (4, 4, m, th, tw, K) -> Y (m, th, 2, tw, 2, K).
+
+    ``sums`` is scratch (2, 4, m, th, tw, K) for the row pass.
+    """
+    # rows: S = A^T M
+    np.add(M[0], M[1], out=sums[0])
+    sums[0] += M[2]
+    np.subtract(M[1], M[2], out=sums[1])
+    sums[1] -= M[3]
+    # columns: Y = S A, written straight into the interleaved output layout
+    for a in range(2):
+        y0, y1 = Y[:, :, a, :, 0, :], Y[:, :, a, :, 1, :]
+        np.add(sums[a, 0], sums[a, 1], out=y0)
+        y0 += sums[a, 2]
+        np.subtract(sums[a, 1], sums[a, 2], out=y1)
+        y1 -= sums[a, 3]
+    return Y
+
+
+def gradient_transform(dZ: np.ndarray, blocks: np.ndarray, rows: np.ndarray, out: np.ndarray) -> np.ndarray:
+    """dM = A dY A^T for every 2x2 output block of dZ: out (4, 4, m, th, tw, K).
+
+    ``blocks`` (m, th, 2, tw, 2, K) is dZ laid out by block (zeros past an odd edge);
+    ``rows`` is scratch (4, m, th, tw, 2, K).
+    """
+    m, n_H, n_W, _ = dZ.shape
+    th, tw = blocks.shape[1], blocks.shape[3]
+    if n_H == 2 * th and n_W == 2 * tw:
+        blocks = dZ.reshape(blocks.shape)
+    else:
+        blocks.reshape(m, 2 * th, 2 * tw, -1)[:, :n_H, :n_W, :] = dZ
+    y0, y1 = blocks[:, :, 0], blocks[:, :, 1]
+    # rows: e = A y
+    rows[0] = y0
+    np.add(y0, y1, out=rows[1])
+    np.subtract(y0, y1, out=rows[2])
+    np.negative(y1, out=rows[3])
+    # columns: dM = e A^T
+    e0, e1 = rows[:, :, :, :, 0], rows[:, :, :, :, 1]
+    out[:, 0] = e0
+    np.add(e0, e1, out=out[:, 1])
+    np.subtract(e0, e1, out=out[:, 2])
+    np.negative(e1, out=out[:, 3])
+    return out
+
+
+def _chunk_examples(m: int, th: int, tw: int, C: int, K: int, itemsize: int):
+    """Chunks of examples whose 4x4-domain buffers stay cache-sized (and within the workspace limit)."""
+    per_example = 16 * th * tw * (C + K) * itemsize
+    budget = min(_config.workspace_limit(), _config.CACHE_CHUNK_BYTES)
+    return _config.chunks(m, per_example, budget)
+
+
+def conv(A: np.ndarray, W: np.ndarray, pad: Padding, n_H: int, n_W: int, b: np.ndarray | None = None) -> np.ndarray:
+    """Stride-1 3x3 convolution of A (m, n_H_prev, n_W_prev, C) with W (3, 3, C, K), plus b."""
+    m, C, K = A.shape[0], A.shape[3], W.shape[3]
+    th, tw = _tiles(n_H), _tiles(n_W)
+    U = filter_transform(W).reshape(16, C, K)
+    Z = np.empty((m, n_H, n_W, K), dtype=A.dtype)
+    parts = _chunk_examples(m, th, tw, C, K, A.dtype.itemsize)
+    mc = parts[0].stop - parts[0].start
+    S = _source_buffer(mc, th, tw, C, A.dtype)
+    rows = np.empty((4, mc, th, 2, tw + 1, C), dtype=A.dtype)
+    V = np.empty((4, 4, mc, th, tw, C), dtype=A.dtype)
+    M = np.empty((16, mc * th * tw, K), dtype=A.dtype)
+    sums = np.empty((2, 4, mc, th, tw, K), dtype=A.dtype)
+    even = n_H == 2 * th and n_W == 2 * tw
+    Y_full = None if even else np.empty((mc, th, 2, tw, 2, K), dtype=A.dtype)
+    for part in parts:
+        mp = part.stop - part.start
+        _fill_source(S, A[part], pad.top, pad.left)
+        Vp = input_transform(S, rows[:, :mp], V[:, :, :mp])
+        Mp = M[:, : mp * th * tw]
+        np.matmul(Vp.reshape(16, -1, C), U, out=Mp)  # xi (P c) , xi c k -> xi P k
+        if b is not None:
+            Mp[5] += b.reshape(K)  # M[1, 1] reaches all four outputs of a tile once: the bias
+        M4 = Mp.reshape(4, 4, mp, th, tw, K)
+        if even:
+            output_transform(M4, sums[:, :, :mp], Z[part].reshape(mp, th, 2, tw, 2, K))
+        else:
+            Y = output_transform(M4, sums[:, :, :mp], Y_full[:mp])
+            Z[part] = Y.reshape(mp, 2 * th, 2 * tw, K)[:, :n_H, :n_W, :]
+    return Z
+
+
+def weight_gradient(dZ: np.ndarray, A: np.ndarray, pad: Padding) -> np.ndarray:
+    """dW (3, 3, C, K) of the stride-1 3x3 convolution that produced dZ from A."""
+    m, n_H, n_W, K = dZ.shape
+    C = A.shape[3]
+    th, tw = _tiles(n_H), _tiles(n_W)
+    parts = _chunk_examples(m, th, tw, C, K, A.dtype.itemsize)
+    mc = parts[0].stop - parts[0].start
+    S = _source_buffer(mc, th, tw, C, A.dtype)
+    rows = np.empty((4, mc, th, 2, tw + 1, C), dtype=A.dtype)
+    V = np.empty((4, 4, mc, th, tw, C), dtype=A.dtype)
+    blocks = np.zeros((mc, th, 2, tw, 2, K), dtype=dZ.dtype)
+    grad_rows = np.empty((4, mc, th, tw, 2, K), dtype=dZ.dtype)
+    dM = np.empty((4, 4, mc, th, tw, K), dtype=dZ.dtype)
+    dU = np.zeros((16, C, K), dtype=dZ.dtype)
+    product = np.empty((16, C, K), dtype=dZ.dtype)
+    for part in parts:
+        mp = part.stop - part.start
+        _fill_source(S, A[part], pad.top, pad.left)
+        Vp = input_transform(S, rows[:, :mp], V[:, :, :mp]).reshape(16, -1, C)
+        dMp = gradient_transform(dZ[part], blocks[:mp], grad_rows[:, :mp], dM[:, :, :mp]).reshape(16, -1, K)
+        np.matmul(Vp.transpose(0, 2, 1), dMp, out=product)  # xi c P , xi P k -> xi c k
+        dU += product
+    Gw = G.astype(dZ.dtype)
+    # a i , a b c k , b j -> i j c k
+    return np.einsum("ai,abck,bj->ijck", Gw, dU.reshape(4, 4, C, K), Gw, optimize=True)
+
+
+def input_gradient_padding(pad: Padding) -> Padding | None:
+    """Padding of dZ that turns the input gradient into a stride-1 3x3 convolution, if it exists."""
+    pads = (2 - pad.top, 2 - pad.bottom, 2 - pad.left, 2 - pad.right)
+    if min(pads) < 0:
+        return None
+    return Padding(*pads)
+
+
+def input_gradient(dZ: np.ndarray, W: np.ndarray, pad: Padding, n_H_prev: int, n_W_prev: int) -> np.ndarray:
+    """dA_prev of a stride-1 3x3 convolution: dZ convolved with the flipped, transposed filters."""
+    W_flipped = np.ascontiguousarray(W[::-1, ::-1].transpose(0, 1, 3, 2))
+    return conv(dZ, W_flipped, input_gradient_padding(pad), n_H_prev, n_W_prev)
