@@ -1,0 +1,530 @@
+"""Layers of a convolutional network, built on the eight blocks.
+
+Every layer has the same small life cycle:
+
+* construct it with its hyperparameters (checked at once: ``ValueError`` / ``TypeError``);
+* ``build(input_shape, rng, dtype)`` creates its parameters for inputs of one example's
+  shape -- ``(n_H, n_W, n_C)`` for images, ``(n,)`` after :class:`Flatten`;
+* ``forward(x, training=True)`` maps a batch ``(m, *input_shape)`` to ``(m, *output_shape)``
+  and, when training, keeps what ``backward`` needs;
+* ``backward(dout)`` returns the gradient with respect to ``x`` and stores the gradients of
+  the parameters in ``grads`` (same keys as ``params``: ``"W"``, ``"b"``).
+
+The math is the blocks' own: :class:`Conv2D` calls ``cnnstep.conv_forward`` /
+``cnnstep.conv_backward``, the pooling layers call ``cnnstep.pool_forward`` /
+``cnnstep.pool_backward``, and :class:`Dense` is a 1x1 convolution of a 1x1 image, so there
+is one implementation of each piece of math. No layer writes to its input or to ``dout``.
+"""
+
+from __future__ import annotations
+
+import inspect
+
+import numpy as np
+
+import cnnstep
+from cnnstep import _checks
+
+__all__ = ["Layer", "Conv2D", "MaxPool2D", "AvgPool2D", "ReLU", "Flatten", "Dense", "layer_from_config"]
+
+INITS = ("he", "glorot")
+
+
+# --------------------------------------------------------------------------- argument checks
+
+
+def positive_int(value, func: str, name: str) -> int:
+    """A positive integer (not a bool, not a float), as a Python int."""
+    if not _checks.is_int(value):
+        raise TypeError(f"{func}: {name} must be a positive integer, got {_checks.describe(value)}")
+    if value < 1:
+        raise ValueError(f"{func}: {name} must be a positive integer, got {value!r}")
+    return int(value)
+
+
+def example_shape(shape, func: str, name: str = "input_shape", ndim: int | None = None) -> tuple:
+    """One example's shape: a tuple of positive integers (of ``ndim`` items when given)."""
+    layout = {3: " (n_H, n_W, n_C)", 1: " (n,)"}.get(ndim, "")
+    if not isinstance(shape, (tuple, list)) or not shape:
+        raise TypeError(f"{func}: {name} must be a tuple of positive integers{layout}, got {_checks.describe(shape)}")
+    if ndim is not None and len(shape) != ndim:
+        raise ValueError(f"{func}: {name} must have {ndim} item{'s' if ndim > 1 else ''}{layout}, "
+                         f"got {tuple(shape)!r}")
+    if not all(_checks.is_int(d) and d >= 1 for d in shape):
+        raise ValueError(f"{func}: {name} must be a tuple of positive integers{layout}, got {tuple(shape)!r}")
+    return tuple(int(d) for d in shape)
+
+
+def float_dtype(dtype, func: str) -> np.dtype:
+    """float32 or float64 (half precision is too coarse to train)."""
+    try:
+        dt = np.dtype(dtype)
+    except TypeError:
+        raise TypeError(f"{func}: dtype must be float32 or float64, got {_checks.describe(dtype)}") from None
+    if dt not in (np.dtype(np.float32), np.dtype(np.float64)):
+        raise ValueError(f"{func}: dtype must be float32 or float64, got {dt}")
+    return dt
+
+
+def generator(rng, func: str) -> np.random.Generator:
+    """A ``np.random.Generator``; an int seed is turned into one."""
+    if isinstance(rng, np.random.Generator):
+        return rng
+    if _checks.is_int(rng):
+        return np.random.default_rng(int(rng))
+    raise TypeError(f"{func}: rng must be a numpy.random.Generator or an int seed, got {_checks.describe(rng)}")
+
+
+def _init_name(init, func: str, allow_none: bool = False) -> str | None:
+    if init is None and allow_none:
+        return None
+    if not isinstance(init, str) or init not in INITS:
+        expected = '"he" or "glorot"' + (" (or None)" if allow_none else "")
+        raise ValueError(f"{func}: init must be {expected}, got {_checks.describe(init)}")
+    return init
+
+
+def _padding(pad, func: str):
+    """``"same"``, ``"valid"`` or ``((top, bottom), (left, right))``."""
+    p = _checks.explicit_padding(pad, func, "pad")
+    return p if isinstance(p, str) else p.as_pairs()
+
+
+def _pad_text(pad) -> str:
+    if isinstance(pad, str):
+        return pad
+    (top, bottom), (left, right) = pad
+    if top == bottom == left == right:
+        return f"pad {top}"
+    return f"pad {pad}"
+
+
+def _jsonable(value):
+    """Tuples (nested) as lists, so that a config equals its JSON round trip."""
+    if isinstance(value, (tuple, list)):
+        return [_jsonable(v) for v in value]
+    return value
+
+
+def initial_weights(rng: np.random.Generator, shape: tuple, fan_in: int, fan_out: int, init: str, dtype) -> np.ndarray:
+    """He normal (std sqrt(2 / fan_in)) or Glorot uniform (limit sqrt(6 / (fan_in + fan_out)))."""
+    if init == "he":
+        W = rng.normal(0.0, np.sqrt(2.0 / fan_in), size=shape)
+    else:
+        limit = np.sqrt(6.0 / (fan_in + fan_out))
+        W = rng.uniform(-limit, limit, size=shape)
+    return W.astype(dtype)
+
+
+# --------------------------------------------------------------------------- the base
+
+
+class Layer:
+    """What every layer shares: parameters, gradients, the built shape, the cache.
+
+    Attributes
+    ----------
+    params : dict of str -> ndarray
+        The trainable arrays (empty for layers without parameters).
+    grads : dict of str -> ndarray
+        Their gradients after ``backward``, same keys and shapes as ``params``.
+    input_shape : tuple or None
+        One example's input shape, set by ``build``.
+    dtype : numpy.dtype or None
+        The dtype of the parameters, set by ``build``.
+    """
+
+    def __init__(self):
+        self.params: dict = {}
+        self.grads: dict = {}
+        self.input_shape: tuple | None = None
+        self.dtype: np.dtype | None = None
+        self._cache = None
+        self._out_shape: tuple | None = None
+
+    # ----- what subclasses define
+
+    def _args(self) -> dict:
+        """The constructor's arguments, as they rebuild this layer."""
+        return {}
+
+    def describe(self) -> str:
+        """A short account of the hyperparameters, for :meth:`Sequential.summary`."""
+        return ""
+
+    def output_shape(self, input_shape) -> tuple:
+        """One example's output shape for one example's ``input_shape``."""
+        return example_shape(input_shape, self._name)
+
+    def _create_params(self, input_shape: tuple, rng: np.random.Generator, dtype: np.dtype) -> dict:
+        return {}
+
+    # ----- shared
+
+    @property
+    def _name(self) -> str:
+        return type(self).__name__
+
+    @property
+    def built(self) -> bool:
+        return self.input_shape is not None
+
+    def build(self, input_shape, rng, dtype=np.float32) -> None:
+        """Create the parameters for inputs of one example's shape ``input_shape``.
+
+        Parameters
+        ----------
+        input_shape : tuple of int
+            ``(n_H, n_W, n_C)`` for images, ``(n,)`` for flat vectors.
+        rng : numpy.random.Generator or int
+            Draws the initial weights.
+        dtype : float32 or float64
+            The dtype of the parameters.
+        """
+        shape = example_shape(input_shape, f"{self._name}.build")
+        self.output_shape(shape)  # refuses an input the layer cannot take
+        rng = generator(rng, f"{self._name}.build")
+        dtype = float_dtype(dtype, f"{self._name}.build")
+        self.params = self._create_params(shape, rng, dtype)
+        self.grads = {name: np.zeros_like(value) for name, value in self.params.items()}
+        self.input_shape, self.dtype = shape, dtype
+        self._cache = self._out_shape = None
+
+    def unbuild(self) -> None:
+        """Forget the parameters and the built shape (the hyperparameters stay)."""
+        self.params, self.grads = {}, {}
+        self.input_shape = self.dtype = None
+        self._cache = self._out_shape = None
+
+    def config(self) -> dict:
+        """A JSON-able dict that rebuilds this layer with :func:`layer_from_config`."""
+        return {"type": self._name, **{k: _jsonable(v) for k, v in self._args().items()}}
+
+    def count_params(self) -> int:
+        return int(sum(p.size for p in self.params.values()))
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in self._args().items())
+        return f"{self._name}({args})"
+
+    def _input(self, x) -> np.ndarray:
+        """Check a batch against the built input shape."""
+        func = f"{self._name}.forward"
+        if not self.built:
+            raise RuntimeError(f"{func}: the layer is not built; call build(input_shape, rng, dtype) first "
+                               f"(Sequential does this for its layers)")
+        x = _checks.real_array(x, func, "x")
+        if x.shape[1:] != self.input_shape or x.ndim != len(self.input_shape) + 1:
+            expected = ("m",) + self.input_shape
+            raise ValueError(f"{func}: x must have shape ({', '.join(map(str, expected))}) for the input shape "
+                             f"{self.input_shape} the layer was built for, got shape {x.shape}")
+        return x
+
+    def _keep(self, cache, training: bool, out_shape: tuple) -> None:
+        self._cache = cache if training else None
+        self._out_shape = out_shape if training else None
+
+    def _cached(self, dout):
+        """The forward's cache, after checking ``dout`` against the forward's output."""
+        func = f"{self._name}.backward"
+        if self._cache is None:
+            raise RuntimeError(f"{func}: no forward pass to differentiate; call forward(x, training=True) first")
+        return self._cache, _checks.gradient_shape(dout, func, "dout", self._out_shape, "the last forward's output")
+
+
+# --------------------------------------------------------------------------- convolution
+
+
+class Conv2D(Layer):
+    """A convolution layer: ``cnnstep.conv_forward`` with its own filters and biases.
+
+    Parameters
+    ----------
+    filters : int
+        n_C, the number of filters.
+    kernel_size : int or (f_h, f_w)
+    stride : int or (s_h, s_w)
+    pad : "same", "valid", int, (p_h, p_w) or ((top, bottom), (left, right))
+        As ``conv_forward`` takes it; ``"same"`` keeps ``ceil(n_prev / stride)``.
+    init : "he" or "glorot"
+        He normal for a layer followed by ReLU, Glorot uniform otherwise.
+
+    Shapes: input ``(m, n_H_prev, n_W_prev, n_C_prev)``, params ``W (f_h, f_w, n_C_prev, filters)``
+    and ``b (1, 1, 1, filters)``, output ``(m, n_H, n_W, filters)`` with::
+
+        n_H = (n_H_prev + pad_top + pad_bottom - f_h) // s_h + 1
+    """
+
+    def __init__(self, filters, kernel_size, stride=1, pad="same", init="he"):
+        super().__init__()
+        func = "Conv2D"
+        self.filters = positive_int(filters, func, "filters")
+        self.kernel_size = _checks.positive_pair(kernel_size, func, "kernel_size")
+        self.stride = _checks.positive_pair(stride, func, "stride")
+        self.pad = _padding(pad, func)
+        self.init = _init_name(init, func)
+        self.hparameters = {"stride": self.stride, "pad": self.pad}
+
+    def _args(self) -> dict:
+        return {"filters": self.filters, "kernel_size": self.kernel_size, "stride": self.stride,
+                "pad": self.pad, "init": self.init}
+
+    def describe(self) -> str:
+        (f_h, f_w), (s_h, s_w) = self.kernel_size, self.stride
+        stride = s_h if s_h == s_w else f"{s_h}x{s_w}"
+        return f"{self.filters} filters {f_h}x{f_w}, stride {stride}, {_pad_text(self.pad)}"
+
+    def output_shape(self, input_shape) -> tuple:
+        n_H_prev, n_W_prev, n_C_prev = example_shape(input_shape, self._name, ndim=3)
+        f_h, f_w = self.kernel_size
+        probe = np.empty((0, n_H_prev, n_W_prev, n_C_prev))
+        W = np.empty((f_h, f_w, n_C_prev, self.filters))
+        b = np.empty((1, 1, 1, self.filters))
+        # the blocks' own checks and size arithmetic, on an empty batch
+        g = _checks.conv_call(probe, W, b, self.hparameters, self._name)[3]
+        return (g.n_H, g.n_W, self.filters)
+
+    def _create_params(self, input_shape, rng, dtype) -> dict:
+        f_h, f_w = self.kernel_size
+        n_C_prev = input_shape[2]
+        W = initial_weights(rng, (f_h, f_w, n_C_prev, self.filters), fan_in=f_h * f_w * n_C_prev,
+                            fan_out=f_h * f_w * self.filters, init=self.init, dtype=dtype)
+        return {"W": W, "b": np.zeros((1, 1, 1, self.filters), dtype=dtype)}
+
+    def forward(self, x, training=True):
+        """x (m, n_H_prev, n_W_prev, n_C_prev) -> Z (m, n_H, n_W, filters)."""
+        x = self._input(x)
+        Z, cache = cnnstep.conv_forward(x, self.params["W"], self.params["b"], self.hparameters)
+        self._keep(cache, training, Z.shape)
+        return Z
+
+    def backward(self, dout):
+        """dout (m, n_H, n_W, filters) -> dx (m, n_H_prev, n_W_prev, n_C_prev); fills grads W, b."""
+        cache, dout = self._cached(dout)
+        dx, dW, db = cnnstep.conv_backward(dout, cache)
+        self.grads["W"], self.grads["b"] = dW, db
+        return dx
+
+
+# --------------------------------------------------------------------------- pooling
+
+
+class _Pool2D(Layer):
+    """Shared by the pooling layers: ``cnnstep.pool_forward`` / ``pool_backward`` in one mode."""
+
+    mode = "max"
+
+    def __init__(self, f, stride=None, pad=0):
+        super().__init__()
+        func = self._name
+        self.f = _checks.positive_pair(f, func, "f")
+        self.stride = self.f if stride is None else _checks.positive_pair(stride, func, "stride")
+        self.pad = _padding(pad, func)
+        if not isinstance(self.pad, str):
+            (top, bottom), (left, right) = self.pad
+            if max(top, bottom) >= self.f[0] or max(left, right) >= self.f[1]:
+                raise ValueError(f"{func}: pad must be smaller than the window f={self.f} on every side, "
+                                 f"got {pad!r}")
+        self.hparameters = {"f": self.f, "stride": self.stride, "pad": self.pad}
+
+    def _args(self) -> dict:
+        return {"f": self.f, "stride": self.stride, "pad": self.pad}
+
+    def describe(self) -> str:
+        (f_h, f_w), (s_h, s_w) = self.f, self.stride
+        stride = s_h if s_h == s_w else f"{s_h}x{s_w}"
+        return f"{f_h}x{f_w}, stride {stride}, {_pad_text(self.pad)}"
+
+    def output_shape(self, input_shape) -> tuple:
+        shape = example_shape(input_shape, self._name, ndim=3)
+        probe = np.empty((0,) + shape)
+        g = _checks.pool_call(probe, self.hparameters, self.mode, self._name)[1]
+        return (g.n_H, g.n_W, g.n_C)
+
+    def forward(self, x, training=True):
+        """x (m, n_H_prev, n_W_prev, n_C) -> A (m, n_H, n_W, n_C)."""
+        x = self._input(x)
+        A, cache = cnnstep.pool_forward(x, self.hparameters, mode=self.mode)
+        self._keep(cache, training, A.shape)
+        return A
+
+    def _ties(self) -> str:
+        return "all"
+
+    def backward(self, dout):
+        """dout (m, n_H, n_W, n_C) -> dx (m, n_H_prev, n_W_prev, n_C)."""
+        cache, dout = self._cached(dout)
+        return cnnstep.pool_backward(dout, cache, mode=self.mode, ties=self._ties())
+
+
+class MaxPool2D(_Pool2D):
+    """Max-pooling over f_h x f_w windows, channel by channel.
+
+    Parameters
+    ----------
+    f : int or (f_h, f_w)
+        The window.
+    stride : int, (s_h, s_w) or None
+        None: the window, so that windows tile the input.
+    pad : 0, "same", "valid", int, (p_h, p_w) or ((top, bottom), (left, right))
+        Padding counts as -inf; each side must be smaller than the window.
+    ties : "all" or "first"
+        Who receives a window's gradient when several cells hold its maximum: every one
+        (the exercise's mask, the default) or the first in row-major order (PyTorch's rule).
+
+    Shapes: input ``(m, n_H_prev, n_W_prev, n_C)``, output ``(m, n_H, n_W, n_C)`` with
+    ``n_H = (n_H_prev + pad_top + pad_bottom - f_h) // s_h + 1``.
+    """
+
+    mode = "max"
+
+    def __init__(self, f, stride=None, pad=0, ties="all"):
+        super().__init__(f, stride, pad)
+        self.ties = _checks.tie_rule(ties, "MaxPool2D")
+
+    def _args(self) -> dict:
+        return {**super()._args(), "ties": self.ties}
+
+    def _ties(self) -> str:
+        return self.ties
+
+
+class AvgPool2D(_Pool2D):
+    """Average-pooling over f_h x f_w windows, channel by channel.
+
+    Parameters as :class:`MaxPool2D` (without ``ties``); a padded window averages its real
+    cells only.
+    """
+
+    mode = "average"
+
+
+# --------------------------------------------------------------------------- element-wise and reshaping
+
+
+class ReLU(Layer):
+    """``max(x, 0)`` element by element; the gradient passes where ``x > 0``. Any input shape."""
+
+    def forward(self, x, training=True):
+        x = self._input(x)
+        out = np.maximum(x, 0)
+        self._keep(x > 0 if training else None, training, out.shape)
+        return out
+
+    def backward(self, dout):
+        mask, dout = self._cached(dout)
+        return dout * mask  # a new array: dout is left as it is
+
+
+class Flatten(Layer):
+    """``(m, n_H, n_W, n_C) -> (m, n_H * n_W * n_C)`` in C order (channels last, as Keras).
+
+    Forward and backward return new arrays (not views), as every layer does.
+    """
+
+    def output_shape(self, input_shape) -> tuple:
+        shape = example_shape(input_shape, self._name)
+        return (int(np.prod(shape)),)
+
+    def forward(self, x, training=True):
+        x = self._input(x)
+        out = x.reshape(x.shape[0], int(np.prod(self.input_shape))).copy()
+        self._keep(x.shape, training, out.shape)
+        return out
+
+    def backward(self, dout):
+        shape, dout = self._cached(dout)
+        return dout.reshape(shape).copy()
+
+
+# --------------------------------------------------------------------------- dense
+
+
+_POINTWISE = {"stride": 1, "pad": 0}
+
+
+class Dense(Layer):
+    """A fully connected layer ``Z = x @ W + b`` (logits when last; softmax lives in the loss).
+
+    Computed as a 1x1 convolution of a 1x1 image with ``cnnstep.conv_forward`` /
+    ``conv_backward``, so the affine map has one implementation.
+
+    Parameters
+    ----------
+    units : int
+        Outputs per example.
+    init : "he", "glorot" or None
+        None lets the model choose: Glorot uniform for the last layer of a
+        :class:`~cnnstep.nn.Sequential` (softmax follows), He normal otherwise.
+
+    Shapes: input ``(m, n)``, params ``W (n, units)`` and ``b (1, units)``, output ``(m, units)``.
+    """
+
+    def __init__(self, units, init=None):
+        super().__init__()
+        self.units = positive_int(units, "Dense", "units")
+        self.init = self._requested_init = _init_name(init, "Dense", allow_none=True)
+
+    def _args(self) -> dict:
+        return {"units": self.units, "init": self.init}
+
+    def describe(self) -> str:
+        return f"{self.units} units"
+
+    def unbuild(self) -> None:
+        super().unbuild()
+        self.init = self._requested_init  # a model's choice is undone with the rest
+
+    def output_shape(self, input_shape) -> tuple:
+        shape = example_shape(input_shape, self._name)
+        if len(shape) != 1:
+            raise ValueError(f"Dense: the input must be flat, shape (n,), got {shape}: put a Flatten() before Dense")
+        return (self.units,)
+
+    def _create_params(self, input_shape, rng, dtype) -> dict:
+        if self.init is None:
+            self.init = "he"
+        (n,) = input_shape
+        W = initial_weights(rng, (n, self.units), fan_in=n, fan_out=self.units, init=self.init, dtype=dtype)
+        return {"W": W, "b": np.zeros((1, self.units), dtype=dtype)}
+
+    def forward(self, x, training=True):
+        """x (m, n) -> Z (m, units)."""
+        x = self._input(x)
+        m, (n,) = x.shape[0], self.input_shape
+        # m n , n k -> m k, as the convolution m 1 1 n , 1 1 n k -> m 1 1 k
+        Z, cache = cnnstep.conv_forward(x.reshape(m, 1, 1, n), self.params["W"].reshape(1, 1, n, self.units),
+                                        self.params["b"].reshape(1, 1, 1, self.units), _POINTWISE)
+        Z = Z.reshape(m, self.units)
+        self._keep(cache, training, Z.shape)
+        return Z
+
+    def backward(self, dout):
+        """dout (m, units) -> dx (m, n); fills grads W (n, units), b (1, units)."""
+        cache, dout = self._cached(dout)
+        m, (n,) = dout.shape[0], self.input_shape
+        dx, dW, db = cnnstep.conv_backward(dout.reshape(m, 1, 1, self.units), cache)
+        self.grads["W"], self.grads["b"] = dW.reshape(n, self.units), db.reshape(1, self.units)
+        return dx.reshape(m, n)
+
+
+# --------------------------------------------------------------------------- configs
+
+LAYERS = {cls.__name__: cls for cls in (Conv2D, MaxPool2D, AvgPool2D, ReLU, Flatten, Dense)}
+
+
+def layer_from_config(config) -> Layer:
+    """A new, unbuilt layer from a dict made by ``Layer.config()``."""
+    func = "layer_from_config"
+    if not isinstance(config, dict):
+        raise TypeError(f"{func}: config must be a dict made by Layer.config(), got {_checks.describe(config)}")
+    kind = config.get("type")
+    if kind not in LAYERS:
+        raise ValueError(f"{func}: unknown layer type {kind!r}, expected one of {sorted(LAYERS)}")
+    cls = LAYERS[kind]
+    args = {k: v for k, v in config.items() if k != "type"}
+    try:
+        inspect.signature(cls).bind(**args)
+    except TypeError as exc:
+        raise TypeError(f"{func}: a {kind} cannot be made from the arguments {sorted(args)}: {exc}") from None
+    return cls(**args)
