@@ -79,3 +79,75 @@ def test_chunked_batches_agree(rng, monkeypatch, a_shape, w_shape, hp):
 def test_winograd_float32_error_is_bounded(rng):
     """F(2x2, 3x3) transforms use 0, +-1 and +-1/2 only: float32 stays within 1e-5 of float64."""
     check_against_reference(rng, (4, 12, 12, 16), (3, 3, 16, 16), {"stride": 1, "pad": 1}, dtype=np.float32, tol=1e-5)
+
+
+POOL_CASES = [
+    ((5, 8, 8, 3), {"f": 2, "stride": 2}),                      # tiled: widened rows
+    ((5, 9, 7, 3), {"f": 2, "stride": 2}),                      # tiled, with uncovered rows and columns
+    ((5, 7, 7, 3), {"f": 3, "stride": 1}),                      # overlapping: separable routing
+    ((5, 8, 9, 2), {"f": (3, 2), "stride": (2, 1)}),
+    ((5, 7, 8, 2), {"f": 3, "stride": 2, "pad": "same"}),       # -inf / real-cells-only frame
+    ((5, 8, 8, 2), {"f": 2, "stride": 3}),                      # gaps between windows
+]
+
+
+@pytest.mark.parametrize("shape, hp", POOL_CASES)
+@pytest.mark.parametrize("mode, ties", [("max", "all"), ("max", "first"), ("average", "all")])
+@pytest.mark.parametrize("threads", [1, 3])
+def test_pooling_chunks_and_threads_agree_with_reference(rng, monkeypatch, shape, hp, mode, ties, threads):
+    """One example per chunk shared out over several threads: the same numbers as the loops."""
+    from cnnstep import _parallel
+
+    monkeypatch.setattr(_config, "POOL_CHUNK_BYTES", 1)
+    previous = _parallel.set_num_threads(threads)
+    try:
+        A_prev = np.maximum(rng.normal(size=shape), 0)  # ties at zero
+        A, cache = cnnstep.pool_forward(A_prev, hp, mode)
+        dA = rng.normal(size=A.shape)
+        dA_prev = cnnstep.pool_backward(dA, cache, mode, ties=ties)
+    finally:
+        _parallel.set_num_threads(previous)
+    assert max_relative_difference(A, reference.pool_forward(A_prev, hp, mode)[0]) <= 1e-12
+    assert max_relative_difference(dA_prev, reference.pool_backward(dA, cache, mode, ties=ties)) <= 1e-12
+
+
+@pytest.mark.parametrize("shape, hp", POOL_CASES)
+def test_max_pool_falls_back_exactly_for_nan_windows(rng, shape, hp):
+    """A NaN maximum leaves the fast masked routing for the general rule, in that chunk only."""
+    A_prev = rng.normal(size=shape)
+    A_prev[2, 1, 1, 0] = np.nan
+    A, cache = cnnstep.pool_forward(A_prev, hp)
+    dA = rng.normal(size=A.shape)
+    fast, slow = cnnstep.pool_backward(dA, cache), reference.pool_backward(dA, cache)
+    np.testing.assert_array_equal(np.isnan(fast), np.isnan(slow))
+    np.testing.assert_allclose(fast, slow, rtol=1e-12, atol=0)
+
+
+def test_thread_count_setting():
+    from cnnstep import _parallel
+
+    previous = cnnstep.set_num_threads(2)
+    try:
+        assert cnnstep.num_threads() == 2
+        assert _parallel.run(lambda x: x * x, range(7)) == [x * x for x in range(7)]
+    finally:
+        cnnstep.set_num_threads(previous)
+    for bad in (0, -1, 1.5, True, "2"):
+        with pytest.raises(ValueError, match="set_num_threads: n must be a positive integer"):
+            cnnstep.set_num_threads(bad)
+
+
+def test_an_error_in_one_part_reaches_the_caller():
+    from cnnstep import _parallel
+
+    def task(x):
+        if x == 5:
+            raise ZeroDivisionError("part 5")
+        return x
+
+    previous = _parallel.set_num_threads(2)
+    try:
+        with pytest.raises(ZeroDivisionError, match="part 5"):
+            _parallel.run(task, range(8))
+    finally:
+        _parallel.set_num_threads(previous)

@@ -12,6 +12,7 @@ eight functions as plain loops (the teaching version and test oracle);
 """
 
 from cnnstep._config import set_workspace_limit, workspace_limit
+from cnnstep._parallel import num_threads, set_num_threads
 from cnnstep.conv import conv_backward, conv_forward, conv_single_step, zero_pad
 from cnnstep.pool import create_mask_from_window, distribute_value, pool_backward, pool_forward
 
@@ -28,4 +29,6 @@ __all__ = [
     "pool_backward",
     "set_workspace_limit",
     "workspace_limit",
+    "set_num_threads",
+    "num_threads",
 ]

@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from cnnstep import _checks
+
+from cnnstep import _checks, _config, _parallel
 from cnnstep._checks import PoolGeometry
 from cnnstep.reference import create_mask_from_window, distribute_value
 
@@ -49,17 +50,6 @@ def _offsets(g: PoolGeometry):
             yield out, inp
 
 
-def _tiled(g: PoolGeometry) -> bool:
-    """Windows that tile the input exactly side by side: no padding, stride == window."""
-    return not g.pad.any and g.f_h == g.s_h and g.f_w == g.s_w
-
-
-def _blocks(A: np.ndarray, g: PoolGeometry) -> np.ndarray:
-    """The covered part of A as (m, n_H, f_h, n_W, f_w, C) -- one block per window."""
-    covered = A[:, : g.n_H * g.f_h, : g.n_W * g.f_w, :]
-    return covered.reshape(g.m, g.n_H, g.f_h, g.n_W, g.f_w, g.n_C)
-
-
 def _window_counts(g: PoolGeometry, dtype) -> np.ndarray | float:
     """How many real cells each window holds: (n_H, n_W, 1), or one number without padding."""
     if not g.pad.any:
@@ -77,22 +67,190 @@ def _window_counts(g: PoolGeometry, dtype) -> np.ndarray | float:
     return np.multiply.outer(rows, cols).astype(dtype)[:, :, None]
 
 
-def _max(A: np.ndarray, g: PoolGeometry) -> np.ndarray:
-    if _tiled(g):
-        return _blocks(A, g).max(axis=(2, 4))
-    out = np.full((g.m, g.n_H, g.n_W, g.n_C), -np.inf, dtype=A.dtype)
-    for o, a in _offsets(g):
-        np.maximum(out[o], A[a], out=out[o])  # NaN propagates, as np.max does
+# --------------------------------------------------------------------------- chunked drivers
+#
+# Pooling is memory-bound: every pass reads and writes whole arrays. The batch is cut
+# into chunks of a few examples whose arrays stay in the processor's caches, and the
+# chunks are shared out over the threads (each writes its own slice of the output).
+
+
+def _parts(g: PoolGeometry, itemsize: int):
+    per_example = (g.n_H_prev + g.pad.top + g.pad.bottom) * (g.n_W_prev + g.pad.left + g.pad.right) * g.n_C * itemsize
+    return _config.chunks(g.m, 3 * per_example, _config.POOL_CHUNK_BYTES)
+
+
+def _padded(A: np.ndarray, g: PoolGeometry, fill) -> np.ndarray:
+    """A chunk inside a frame of ``fill`` (the padding), or A itself without padding."""
+    if not g.pad.any:
+        return A
+    p = g.pad
+    framed = np.full((A.shape[0], g.n_H_prev + p.top + p.bottom, g.n_W_prev + p.left + p.right, g.n_C), fill,
+                     dtype=A.dtype)
+    framed[:, p.top : p.top + g.n_H_prev, p.left : p.left + g.n_W_prev, :] = A
+    return framed
+
+
+def _span(n: int, s: int) -> int:
+    return (n - 1) * s + 1
+
+
+def _combine(op, views, out):
+    """out = op(op(views[0], views[1]), ...) -- a running reduction over window offsets."""
+    if len(views) == 1:
+        np.copyto(out, views[0])
+        return out
+    op(views[0], views[1], out=out)
+    for view in views[2:]:
+        op(out, view, out=out)
     return out
 
 
-def _average(A: np.ndarray, g: PoolGeometry) -> np.ndarray:
+def _reduce_windows(A_pad: np.ndarray, g: PoolGeometry, op, out: np.ndarray, rows: np.ndarray | None = None):
+    """op over every f_h x f_w window of the padded chunk, separably: rows first, then columns.
+
+    ``rows`` (m, n_H, W_pad, C) receives the first pass: ``op`` over each window's rows,
+    column by column. Rows first: those slices keep whole rows (width x channels)
+    contiguous, and the column pass then runs on an array already reduced by the window's
+    height. Returns ``out``.
+    """
+    span_h, span_w = _span(g.n_H, g.s_h), _span(g.n_W, g.s_w)
+    if rows is None:
+        rows = np.empty((A_pad.shape[0], g.n_H, A_pad.shape[2], g.n_C), dtype=A_pad.dtype)
+    _combine(op, [A_pad[:, i : i + span_h : g.s_h] for i in range(g.f_h)], rows)
+    return _combine(op, [rows[:, :, j : j + span_w : g.s_w] for j in range(g.f_w)], out)
+
+
+def _max_chunk(A: np.ndarray, g: PoolGeometry, out: np.ndarray, rows: np.ndarray | None = None) -> np.ndarray:
+    # -inf padding is never chosen over a real cell; NaN propagates as np.max's does
+    return _reduce_windows(_padded(A, g, -np.inf), g, np.maximum, out, rows)
+
+
+def _average_chunk(A: np.ndarray, g: PoolGeometry, out: np.ndarray) -> np.ndarray:
+    _reduce_windows(_padded(A, g, 0), g, np.add, out)
+    out /= _window_counts(g, A.dtype)  # real cells only
+    return out
+
+
+def _tiled(g: PoolGeometry) -> bool:
+    """Windows side by side: no padding, stride == window (every cell in at most one window)."""
+    return not g.pad.any and g.f_h == g.s_h and g.f_w == g.s_w
+
+
+def _widen(x: np.ndarray, g: PoolGeometry) -> np.ndarray:
+    """Each output column repeated f_w times: (m, n_H, n_W, C) -> (m, n_H, n_W * f_w * C) rows."""
+    wide = np.empty((x.shape[0], g.n_H, g.n_W, g.f_w, g.n_C), dtype=x.dtype)
+    np.copyto(wide, x[:, :, :, None, :])
+    return wide.reshape(x.shape[0], g.n_H, 1, g.n_W * g.f_w * g.n_C)
+
+
+def _tiled_rows(x: np.ndarray, g: PoolGeometry) -> np.ndarray:
+    """The covered part of a tiled input as a view (m, n_H, f_h, n_W * f_w * C): whole rows per window row.
+
+    ``x`` is C-contiguous, so the view always exists (and writes through it reach ``x``).
+    """
+    covered = x[:, : g.n_H * g.f_h, : g.n_W * g.f_w, :]
+    rows = covered.reshape(x.shape[0], g.n_H, g.f_h, g.n_W * g.f_w * g.n_C)
+    if x.size and not np.may_share_memory(rows, x):
+        raise RuntimeError("pooling kernel: expected a view of a C-contiguous array")
+    return rows
+
+
+def _max_backward_chunk(dA, A, g: PoolGeometry, ties: str, out: np.ndarray) -> np.ndarray:
+    rows = None if _tiled(g) else np.empty((A.shape[0], g.n_H, g.n_W_prev + g.pad.left + g.pad.right, g.n_C), A.dtype)
+    A_max = _max_chunk(A, g, np.empty(dA.shape, dtype=A.dtype), rows)
+    if ties == "all" and not np.isnan(A_max).any():
+        return _max_backward_fast(dA, A, A_max, rows, g, out)
+    out[...] = 0
+    return _max_backward_general(dA, A, A_max, g, ties, out)
+
+
+def _max_backward_fast(dA, A, A_max, rows, g: PoolGeometry, out: np.ndarray) -> np.ndarray:
+    """ties="all" without a NaN maximum: every cell equal to its window's maximum takes dA.
+
+    The product ``mask * dA`` keeps the exercise's NaN behaviour (a NaN dA reaches its
+    whole window). Overlapping windows route in two separable passes: a cell equals its
+    window's maximum exactly when it equals the maximum of its column within the window's
+    rows (``rows``, the forward's first pass) and that column maximum equals the window's,
+    so the gradient goes window -> column maxima (over the window's columns), then column
+    maxima -> cells (over the window's rows).
+    """
     if _tiled(g):
-        return _blocks(A, g).mean(axis=(2, 4))
-    out = np.zeros((g.m, g.n_H, g.n_W, g.n_C), dtype=A.dtype)
+        # m h i (w j c): every cell against its own window's maximum, whole rows at a time
+        hit = _tiled_rows(A, g) == _widen(A_max, g)
+        np.multiply(hit, _widen(dA, g), out=_tiled_rows(out, g))
+        _zero_uncovered(out, g)
+        return out
+    span_h, span_w = _span(g.n_H, g.s_h), _span(g.n_W, g.s_w)
+    # windows -> column maxima: (m, n_H, W_pad, C)
+    to_rows = np.zeros(rows.shape, dtype=dA.dtype)
+    hit = np.empty(dA.shape, dtype=bool)
+    share = np.empty_like(dA)
+    for j in range(g.f_w):
+        cols = (slice(None), slice(None), slice(j, j + span_w, g.s_w))
+        np.equal(rows[cols], A_max, out=hit)
+        np.multiply(hit, dA, out=share)
+        to_rows[cols] += share
+    # column maxima -> cells
+    A_pad = _padded(A, g, -np.inf)
+    target = _padded(out, g, 0) if g.pad.any else out
+    target[...] = 0
+    hit = np.empty(rows.shape, dtype=bool)
+    share = np.empty_like(to_rows)
+    for i in range(g.f_h):
+        cells = (slice(None), slice(i, i + span_h, g.s_h))
+        np.equal(A_pad[cells], rows, out=hit)
+        np.multiply(hit, to_rows, out=share)
+        target[cells] += share
+    if g.pad.any:
+        p = g.pad
+        out[...] = target[:, p.top : p.top + g.n_H_prev, p.left : p.left + g.n_W_prev, :]
+    return out
+
+
+def _zero_uncovered(out: np.ndarray, g: PoolGeometry) -> None:
+    """Zero the rows and columns past the last window (tiled windows leave them untouched)."""
+    out[:, g.n_H * g.s_h :] = 0
+    out[:, :, g.n_W * g.s_w :] = 0
+
+
+def _max_backward_general(dA, A, A_max, g: PoolGeometry, ties: str, out: np.ndarray) -> np.ndarray:
+    """Any tie rule, NaN and infinities: ``mask * dA`` per window offset, real cells only.
+
+    NaN in a window is its maximum (the mask marks it); a NaN or infinite dA reaches every
+    cell of its window through the product, as in the exercise's loops.
+    """
+    nan_aware = bool(np.isnan(A_max).any())
+    taken = np.zeros(A_max.shape, dtype=bool) if ties == "first" else None
     for o, a in _offsets(g):
-        out[o] += A[a]
-    out /= _window_counts(g, A.dtype)
+        mask = A[a] == A_max[o]
+        if nan_aware:
+            mask |= np.isnan(A[a]) & np.isnan(A_max[o])
+        if taken is not None:
+            mask &= ~taken[o]  # row-major order: only the first maximum of each window
+            taken[o] |= mask
+        out[a] += mask * dA[o]
+    return out
+
+
+def _average_backward_chunk(dA: np.ndarray, g: PoolGeometry, out: np.ndarray) -> np.ndarray:
+    """Each dA spread evenly over its window's real cells; overlaps add up. Fills ``out``."""
+    share = dA / _window_counts(g, dA.dtype)
+    if _tiled(g):
+        np.copyto(_tiled_rows(out, g), _widen(share, g))
+        _zero_uncovered(out, g)
+        return out
+    # separably: spread along the columns, then along the rows
+    target = _padded(out, g, 0) if g.pad.any else out
+    target[...] = 0
+    span_h, span_w = _span(g.n_H, g.s_h), _span(g.n_W, g.s_w)
+    cols = np.zeros((dA.shape[0], g.n_H, target.shape[2], g.n_C), dtype=dA.dtype)
+    for j in range(g.f_w):
+        cols[:, :, j : j + span_w : g.s_w] += share
+    for i in range(g.f_h):
+        target[:, i : i + span_h : g.s_h] += cols
+    if g.pad.any:
+        p = g.pad
+        out[...] = target[:, p.top : p.top + g.n_H_prev, p.left : p.left + g.n_W_prev, :]
     return out
 
 
@@ -122,43 +280,11 @@ def pool_forward(A_prev, hparameters, mode="max"):
     """
     A_in, g = _checks.pool_call(A_prev, hparameters, mode, "pool_forward")
     out = _checks.result_dtype(A_in)
-    A_in = A_in.astype(_checks.work_dtype(out), copy=False)
-    A = _max(A_in, g) if mode == "max" else _average(A_in, g)
+    A_in = np.ascontiguousarray(A_in, dtype=_checks.work_dtype(out))
+    A = np.empty((g.m, g.n_H, g.n_W, g.n_C), dtype=A_in.dtype)
+    chunk = _max_chunk if mode == "max" else _average_chunk
+    _parallel.run(lambda part: chunk(A_in[part], g, A[part]), _parts(g, A_in.dtype.itemsize))
     return A.astype(out, copy=False), (A_prev, hparameters)
-
-
-def _max_backward(dA: np.ndarray, A_in: np.ndarray, g: PoolGeometry, ties: str) -> np.ndarray:
-    A_max = _max(A_in, g)
-    nan_aware = bool(np.isnan(A_max).any())  # a NaN in a window is its maximum
-    dA_prev = np.zeros(A_in.shape, dtype=dA.dtype)
-    if _tiled(g) and ties == "all" and not nan_aware:
-        # m h i w j c: each block compared with its own maximum, all ties marked
-        mask = _blocks(A_in, g) == A_max[:, :, None, :, None, :]
-        grads = mask * dA[:, :, None, :, None, :]
-        dA_prev[:, : g.n_H * g.f_h, : g.n_W * g.f_w, :] = grads.reshape(g.m, g.n_H * g.f_h, g.n_W * g.f_w, g.n_C)
-        return dA_prev
-    taken = np.zeros(A_max.shape, dtype=bool) if ties == "first" else None
-    for o, a in _offsets(g):
-        mask = A_in[a] == A_max[o]
-        if nan_aware:
-            mask |= np.isnan(A_in[a]) & np.isnan(A_max[o])
-        if taken is not None:
-            mask &= ~taken[o]  # row-major order: only the first maximum of each window
-            taken[o] |= mask
-        dA_prev[a] += mask * dA[o]
-    return dA_prev
-
-
-def _average_backward(dA: np.ndarray, g: PoolGeometry) -> np.ndarray:
-    share = dA / _window_counts(g, dA.dtype)
-    dA_prev = np.zeros((g.m, g.n_H_prev, g.n_W_prev, g.n_C), dtype=dA.dtype)
-    if _tiled(g):
-        grads = np.broadcast_to(share[:, :, None, :, None, :], (g.m, g.n_H, g.f_h, g.n_W, g.f_w, g.n_C))
-        dA_prev[:, : g.n_H * g.f_h, : g.n_W * g.f_w, :] = grads.reshape(g.m, g.n_H * g.f_h, g.n_W * g.f_w, g.n_C)
-        return dA_prev
-    for o, a in _offsets(g):
-        dA_prev[a] += share[o]
-    return dA_prev
 
 
 def pool_backward(dA, cache, mode="max", ties="all"):
@@ -190,9 +316,14 @@ def pool_backward(dA, cache, mode="max", ties="all"):
     dA = _checks.gradient_shape(dA, func, "dA", (g.m, g.n_H, g.n_W, g.n_C), "the cache: A's shape")
     out = _checks.result_dtype(dA, A_in)
     work = _checks.work_dtype(out)
-    dA = dA.astype(work, copy=False)
-    if mode == "max":
-        dA_prev = _max_backward(dA, A_in.astype(work, copy=False), g, ties)
+    dA = np.ascontiguousarray(dA, dtype=work)
+    A_in = np.ascontiguousarray(A_in, dtype=work)
+    dA_prev = np.empty(A_in.shape, dtype=work)  # each chunk's task fills (and zeroes) its slice
+    if mode == "average":
+        def task(part):
+            _average_backward_chunk(dA[part], g, dA_prev[part])
     else:
-        dA_prev = _average_backward(dA, g)
+        def task(part):
+            _max_backward_chunk(dA[part], A_in[part], g, ties, dA_prev[part])
+    _parallel.run(task, _parts(g, work.itemsize))
     return dA_prev.astype(out, copy=False)
