@@ -2,40 +2,264 @@
 
 Each subcommand parses its arguments, calls the library, formats the result and returns
 an exit code. A user mistake (a bad path, a bad value) is one clear line on stderr and
-exit code 2, never a traceback.
+exit code 2, never a traceback; Ctrl-C is exit code 130.
+
+    cnnstep train      train a model on digits, an image folder or the course's .h5 files
+    cnnstep evaluate   accuracy of a saved model, overall and per class
+    cnnstep predict    the class of image files
+    cnnstep demo       the exercise's eight blocks walked through, with figures
+    cnnstep gradcheck  every backward (blocks and layers) against finite differences
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import math
+import os
 import sys
 
+from cnnstep.train import DEFAULTS
 
-def _cmd_gradcheck(args) -> int:
-    from cnnstep.gradcheck import check_blocks
+EXIT_USER_ERROR = 2
+EXIT_INTERRUPTED = 130
 
-    if not args.tol > 0:
-        raise ValueError(f"--tol must be a positive number, got {args.tol}")
-    results = check_blocks(seed=args.seed, tol=args.tol)
+
+# --------------------------------------------------------------------------- checks of the flags
+
+
+def _at_least_one(value, flag: str) -> None:
+    if value is not None and value < 1:
+        raise ValueError(f"{flag} must be an integer >= 1, got {value}")
+
+
+def _check_train_flags(args) -> None:
+    _at_least_one(args.epochs, "--epochs")
+    _at_least_one(args.batch_size, "--batch-size")
+    _at_least_one(args.image_size, "--image-size")
+    if not (math.isfinite(args.lr) and args.lr > 0):
+        raise ValueError(f"--lr must be a positive number, got {args.lr:g}")
+    if args.seed < 0:
+        raise ValueError(f"--seed must be an integer >= 0, got {args.seed}")
+    if not 0 < args.test_fraction < 1:
+        raise ValueError(f"--test-fraction must be a number strictly between 0 and 1, got {args.test_fraction:g}")
+    if not args.out:
+        raise ValueError("--out must name a folder, got the empty string")
+
+
+def _print_json(payload) -> None:
+    print(json.dumps(payload, indent=2, allow_nan=False))
+
+
+# --------------------------------------------------------------------------- train
+
+
+def _cmd_train(args) -> int:
+    from cnnstep.nn import TrainingDiverged
+    from cnnstep.train import Trainer, is_image_folder
+
+    _check_train_flags(args)
+    exists = args.data == "digits" or os.path.exists(args.data)
+    if args.image_size is not None and exists and not is_image_folder(args.data):
+        raise ValueError(f"--image-size resizes image folders only; {args.data!r} keeps its native size "
+                         f"(drop --image-size)")
+    trainer = Trainer(data=args.data, model=args.model, image_size=args.image_size, epochs=args.epochs,
+                      batch_size=args.batch_size, lr=args.lr, seed=args.seed, test_fraction=args.test_fraction,
+                      out=args.out, log=print)
+    try:
+        metrics = trainer.run()
+    except TrainingDiverged as exc:
+        print(f"cnnstep train: error: the training loss became NaN or infinite in epoch {exc.epoch} "
+              f"(batch {exc.batch}): lower --lr (now {args.lr:g}), e.g. to {args.lr / 10:g}; "
+              f"{_kept(trainer)}", file=sys.stderr)
+        return EXIT_USER_ERROR
+    except KeyboardInterrupt:
+        if trainer.metrics is None:
+            print("cnnstep train: interrupted before training began; nothing written", file=sys.stderr)
+        else:
+            print(f"cnnstep train: interrupted in epoch {trainer.epochs_completed + 1}; {_kept(trainer)}",
+                  file=sys.stderr)
+        return EXIT_INTERRUPTED
+    print(f"test accuracy {metrics['test_accuracy']:.4f} (train {metrics['train_accuracy']:.4f}) "
+          f"in {metrics['seconds']:.1f} s -> {_folder(trainer.out)}")
+    return 0
+
+
+def _folder(path) -> str:
+    return os.fspath(path).rstrip("/\\") + "/"
+
+
+def _kept(trainer) -> str:
+    """What a stopped run left in its folder."""
+    done = trainer.epochs_completed
+    if not done:
+        return f"no epoch completed; metrics.json in {_folder(trainer.out)}"
+    return f"kept the model and metrics of epoch {done} in {_folder(trainer.out)}"
+
+
+# --------------------------------------------------------------------------- evaluate and predict
+
+
+def _cmd_evaluate(args) -> int:
+    from cnnstep.nn import load_model
+    from cnnstep.train import evaluate
+
+    model = load_model(args.model)
+    result = {"model": args.model, **evaluate(model, args.data)}
+    if args.json:
+        _print_json(result)
+        return 0
+    where = ("its test set" if result["split"] == "test" else
+             "all of it (the data has no test split of its own; it may include training examples)")
+    print(f"model {args.model}: input {model.input_shape}, {model.n_classes} classes")
+    print(f"data {result['data']}: {result['examples']} examples, evaluated on {where}")
+    print(_per_class_table(result["per_class"]))
+    correct = sum(row["correct"] for row in result["per_class"])
+    print(f"accuracy {result['accuracy']:.4f} ({correct}/{result['examples']})")
+    return 0
+
+
+def _per_class_table(rows: list) -> str:
+    width = max([len("class")] + [len(row["class"]) for row in rows])
+    lines = [f"{'class':<{width}}  {'examples':>8}  {'correct':>7}  {'accuracy':>8}"]
+    for row in rows:
+        accuracy = "-" if row["accuracy"] is None else f"{row['accuracy']:.4f}"
+        lines.append(f"{row['class']:<{width}}  {row['examples']:>8}  {row['correct']:>7}  {accuracy:>8}")
+    return "\n".join(lines)
+
+
+def _cmd_predict(args) -> int:
+    from cnnstep.nn import load_model
+    from cnnstep.train import predict_files
+
+    model = load_model(args.model)
+    results = predict_files(model, args.images)
+    if args.json:
+        _print_json({"model": args.model, "predictions": results})
+        return 0
+    for row in results:
+        print(f"{row['path']}: {row['class']} (probability {row['probability']:.3f})")
+    return 0
+
+
+# --------------------------------------------------------------------------- demo and gradcheck
+
+
+def _cmd_demo(args) -> int:
+    from cnnstep.demo import run
+
+    if not args.out:
+        raise ValueError("--out must name a folder, got the empty string")
+    run(out=args.out, log=print)
+    return 0
+
+
+def _report_checks(title: str, results: list, tol: float) -> int:
+    """Print one line per case and a summary; return the number of failures."""
+    print(title)
     width = max(len(name) for name, _ in results)
     failed = 0
     for name, result in results:
         errors = "  ".join(f"{key}={err:.1e}" for key, err in result.errors.items())
         status = "ok" if result.passed else "FAILED"
         failed += not result.passed
-        print(f"{name:<{width}}  {status:<6}  {errors}")
-    print(f"{len(results) - failed}/{len(results)} gradient checks passed (relative error <= {args.tol:.0e})")
+        print(f"  {name:<{width}}  {status:<6}  {errors}")
+    print(f"{title}: {len(results) - failed}/{len(results)} gradient checks passed (relative error <= {tol:.0e})")
+    return failed
+
+
+def _cmd_gradcheck(args) -> int:
+    from cnnstep.gradcheck import check_blocks
+    from cnnstep.train import check_layers
+
+    if not args.tol > 0:
+        raise ValueError(f"--tol must be a positive number, got {args.tol}")
+    failed = _report_checks("blocks", check_blocks(seed=args.seed, tol=args.tol), args.tol)
+    failed += _report_checks("layers", check_layers(seed=args.seed, tol=args.tol), args.tol)
     return 1 if failed else 0
+
+
+# --------------------------------------------------------------------------- the parser
+
+
+def _add_train(sub) -> None:
+    from cnnstep.nn import ARCHITECTURES
+
+    d = DEFAULTS
+    p = sub.add_parser("train", help="train a model and write its folder",
+                       description="Train a convolutional network with Adam and write model.npz, metrics.json, "
+                                   "curves.png and confusion.png into --out. The model and metrics are saved "
+                                   "after every epoch: Ctrl-C keeps the last completed epoch.")
+    p.add_argument("--data", default=d["data"],
+                   help="'digits' (scikit-learn's 8x8 digits), a folder with one subfolder of images per class, "
+                        "or the course's train_*.h5/test_*.h5 pair (default %(default)s)")
+    p.add_argument("--model", default=d["model"], choices=sorted(ARCHITECTURES),
+                   help="the architecture: 'default' (three conv blocks) or 'application' (the exercise's "
+                        "model) (default %(default)r)")
+    p.add_argument("--image-size", type=int, default=d["image_size"], metavar="N",
+                   help=f"image folders: resize every image to NxN (default {d['folder_image_size']}); digits "
+                        f"and .h5 files keep their native size")
+    p.add_argument("--epochs", type=int, default=d["epochs"], metavar="N", help="default %(default)s")
+    p.add_argument("--batch-size", type=int, default=d["batch_size"], metavar="N", help="default %(default)s")
+    p.add_argument("--lr", type=float, default=d["lr"], metavar="X", help="Adam's learning rate (default %(default)g)")
+    p.add_argument("--seed", type=int, default=d["seed"], metavar="N",
+                   help="seeds the split, the initial weights and the batch order (default %(default)s)")
+    p.add_argument("--test-fraction", type=float, default=d["test_fraction"], metavar="F",
+                   help="share of each class held out for testing when the data has no test set of its own "
+                        "(default %(default)g)")
+    p.add_argument("--out", default=d["out"], metavar="DIR",
+                   help="the run's folder, created if missing; an earlier run's files there are replaced "
+                        "(default %(default)s)")
+    p.set_defaults(run=_cmd_train)
+
+
+def _add_evaluate(sub) -> None:
+    p = sub.add_parser("evaluate", help="accuracy of a saved model, overall and per class",
+                       description="Evaluate a saved model. Image folders are read at the model's input size and "
+                                   "channels, their labels matched to the model's classes by name. The .h5 pair "
+                                   "is evaluated on its test file; digits and image folders on every example "
+                                   "they hold.")
+    p.add_argument("model", metavar="MODEL", help="a model.npz written by cnnstep train")
+    p.add_argument("--data", required=True, help="'digits', an image folder or the course's .h5 pair")
+    p.add_argument("--json", action="store_true", help="print one JSON object instead of the table")
+    p.set_defaults(run=_cmd_evaluate)
+
+
+def _add_predict(sub) -> None:
+    p = sub.add_parser("predict", help="the class of image files",
+                       description="Classify image files with a saved model; each image is resized to the "
+                                   "model's input size.")
+    p.add_argument("model", metavar="MODEL", help="a model.npz written by cnnstep train")
+    p.add_argument("images", metavar="IMAGE", nargs="+", help="image files (.jpg, .png, ...)")
+    p.add_argument("--json", action="store_true", help="print one JSON object, with every class's probability")
+    p.set_defaults(run=_cmd_predict)
+
+
+def _add_demo(sub) -> None:
+    p = sub.add_parser("demo", help="the exercise's eight blocks walked through, with figures",
+                       description="Run the eight blocks on small seeded inputs, print what the exercise prints, "
+                                   "and draw zero_pad.png, conv.png and pooling.png into --out.")
+    from cnnstep.demo import DEFAULT_OUT
+
+    p.add_argument("--out", default=DEFAULT_OUT, metavar="DIR", help="folder of the figures (default %(default)s)")
+    p.set_defaults(run=_cmd_demo)
+
+
+def _add_gradcheck(sub) -> None:
+    p = sub.add_parser("gradcheck", help="check every backward against finite differences",
+                       description="Check the blocks' and the layers' backward passes against central "
+                                   "differences; exit code 1 when one fails.")
+    p.add_argument("--seed", type=int, default=0, help="seed of the random test inputs (default 0)")
+    p.add_argument("--tol", type=float, default=1e-7, help="largest relative error that passes (default 1e-7)")
+    p.set_defaults(run=_cmd_gradcheck)
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="cnnstep", description="Convolutional networks built step by step in NumPy.")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
-    p = sub.add_parser("gradcheck", help="check every backward against finite differences")
-    p.add_argument("--seed", type=int, default=0, help="seed of the random test inputs (default 0)")
-    p.add_argument("--tol", type=float, default=1e-7, help="largest relative error that passes (default 1e-7)")
-    p.set_defaults(run=_cmd_gradcheck)
+    for add in (_add_train, _add_evaluate, _add_predict, _add_demo, _add_gradcheck):
+        add(sub)
     return parser
 
 
@@ -44,9 +268,13 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     try:
         return args.run(args)
-    except (ValueError, TypeError, OSError) as exc:
-        print(f"cnnstep {args.command}: error: {exc}", file=sys.stderr)
-        return 2
+    except (ValueError, TypeError, OSError, ImportError) as exc:
+        message = " ".join(str(exc).split()) or type(exc).__name__
+        print(f"cnnstep {args.command}: error: {message}", file=sys.stderr)
+        return EXIT_USER_ERROR
+    except KeyboardInterrupt:
+        print(f"cnnstep {args.command}: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
 
 
 if __name__ == "__main__":
