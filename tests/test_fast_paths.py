@@ -151,3 +151,30 @@ def test_an_error_in_one_part_reaches_the_caller():
             _parallel.run(task, range(8))
     finally:
         _parallel.set_num_threads(previous)
+
+
+NAN_CASES = [
+    ((2, 8, 8, 8), (3, 3, 8, 8), {"stride": 1, "pad": 1}),         # Winograd
+    ((2, 9, 10, 3), (4, 4, 3, 8), {"stride": 1, "pad": "same"}),   # banded
+    ((2, 9, 10, 3), (3, 3, 3, 16), {"stride": 1, "pad": 0}),       # banded, trailing columns
+]
+
+
+@pytest.mark.parametrize("a_shape, w_shape, hp", NAN_CASES)
+@pytest.mark.parametrize("bad", [np.nan, np.inf])
+@pytest.mark.parametrize("where", [(1, 0, 0, 0), (0, 3, 4, 1), (1, -1, -1, 2)])
+def test_fast_paths_put_nan_and_inf_exactly_where_the_loops_do(rng, a_shape, w_shape, hp, bad, where):
+    """Transforms and banded zeros must not carry a NaN to outputs whose windows never held it."""
+    A_prev, W = rng.normal(size=a_shape), rng.normal(size=w_shape)
+    b = rng.normal(size=(1, 1, 1, w_shape[3]))
+    A_prev[where] = bad
+    Z, cache = cnnstep.conv_forward(A_prev, W, b, hp)
+    Z_ref, _ = reference.conv_forward(A_prev, W, b, hp)
+    np.testing.assert_array_equal(np.isnan(Z), np.isnan(Z_ref))
+    np.testing.assert_array_equal(np.isinf(Z), np.isinf(Z_ref))
+    dZ = rng.normal(size=Z.shape)
+    dZ[0, 1, 1, 0] = bad
+    for fast, slow in zip(cnnstep.conv_backward(dZ, cache), reference.conv_backward(dZ, cache)):
+        np.testing.assert_array_equal(np.isnan(fast), np.isnan(slow))
+        finite = np.isfinite(slow)
+        np.testing.assert_allclose(fast[finite], slow[finite], rtol=1e-9, atol=1e-9)

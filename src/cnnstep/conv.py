@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from cnnstep import _checks, _im2col, _winograd
+from cnnstep import _band, _checks, _im2col, _winograd
 from cnnstep.reference import conv_single_step
 
 __all__ = ["zero_pad", "conv_single_step", "conv_forward", "conv_backward"]
@@ -68,19 +68,44 @@ def conv_forward(A_prev, W, b, hparameters):
     return Z.astype(out, copy=False), (A_prev, W, b, hparameters)
 
 
+def _finite(*arrays) -> bool:
+    """True when no array holds NaN or +-inf (a sum is NaN/inf if any term is; overflow errs safe)."""
+    return all(bool(np.isfinite(np.sum(x))) for x in arrays)
+
+
 def _forward(A, W, b, g):
-    """The fastest exact kernel for this geometry."""
-    if _winograd.applicable(g):
-        return _winograd.conv(A, W, g.pad, g.n_H, g.n_W, b)
-    return _im2col.conv_forward(A, W, b, g)
+    """The fastest kernel for this geometry, exact where it matters.
+
+    Winograd and the banded products mix window cells through transforms and zero
+    entries, so a NaN or infinity could reach outputs whose windows never held it. When
+    their output is not finite, the direct im2col product (where every output sees only its
+    own window) computes it again: NaN and infinities land exactly where they belong.
+    """
+    if not (_winograd.applicable(g) or _band.applicable(g)):
+        return _im2col.conv_forward(A, W, b, g)
+    with np.errstate(invalid="ignore", over="ignore"):  # their artefacts are redone below
+        if _winograd.applicable(g):
+            Z = _winograd.conv(A, W, g.pad, g.n_H, g.n_W, b)
+        else:
+            Z = _band.conv_forward(A, W, b, g)
+    return Z if _finite(Z) else _im2col.conv_forward(A, W, b, g)
 
 
 def _backward(dZ, A, W, g):
-    if _winograd.applicable(g):
-        dW = _winograd.weight_gradient(dZ, A, g.pad)
-        if _winograd.input_gradient_padding(g.pad) is not None:
-            return _winograd.input_gradient(dZ, W, g.pad, g.n_H_prev, g.n_W_prev), dW
-        return _im2col.input_gradient(dZ, W, g), dW
+    """(dA_prev, dW); as in :func:`_forward`, non-finite results are redone directly."""
+    if not (_winograd.applicable(g) or _band.applicable(g)):
+        return _im2col.input_gradient(dZ, W, g), _im2col.weight_gradient(dZ, A, g)
+    with np.errstate(invalid="ignore", over="ignore"):
+        if not _winograd.applicable(g):
+            dA, dW = _band.conv_backward(dZ, A, W, g)
+        else:
+            dW = _winograd.weight_gradient(dZ, A, g.pad)
+            if _winograd.input_gradient_padding(g.pad) is not None:
+                dA = _winograd.input_gradient(dZ, W, g.pad, g.n_H_prev, g.n_W_prev)
+            else:
+                dA = _im2col.input_gradient(dZ, W, g)
+    if _finite(dA, dW):
+        return dA, dW
     return _im2col.input_gradient(dZ, W, g), _im2col.weight_gradient(dZ, A, g)
 
 
@@ -114,5 +139,5 @@ def conv_backward(dZ, cache):
     work = _checks.work_dtype(out)
     dZ = dZ.astype(work, copy=False)
     dA_prev, dW = _backward(dZ, A.astype(work, copy=False), Wt.astype(work, copy=False), g)
-    db = dZ.sum(axis=(0, 1, 2)).reshape(1, 1, 1, g.n_C)
+    db = np.einsum("mhwk->k", dZ).reshape(1, 1, 1, g.n_C)
     return dA_prev.astype(out, copy=False), dW.astype(out, copy=False), db.astype(out, copy=False)

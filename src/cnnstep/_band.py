@@ -1,0 +1,153 @@
+"""Convolutions with few input channels as banded matrix products.
+
+With few input channels (an RGB image, say) the window matrix of im2col is long, thin and
+expensive to build: every row copies f_h runs of only f_w * n_C_prev numbers. Here one row
+of the data matrix instead covers a block of ``B`` neighbouring outputs of an output row:
+for each of the f_h input rows it holds one contiguous segment of
+``L = (B - 1) * s_w + f_w`` columns (all channels). A banded filter matrix ``T`` maps that
+row to the block's ``B * n_C`` outputs at once::
+
+    T[(i, u, c), (b, k)] = W[i, u - b * s_w, c, k]   where 0 <= u - b * s_w < f_w, else 0
+    Z[m, h, w0 + b, k]   = sum over (i, u, c) of X[m, h, block, (i, u, c)] * T[(i, u, c), (b, k)]
+
+The product does ``L / f_w`` times the multiplications of a direct convolution, but its
+data matrix is ``B * f_w / L`` times smaller than im2col's, is copied in long runs, and
+its output lands directly in NHWC order. The backward pass runs the same algebra in
+reverse: ``dT = X^T dZ`` folds back onto ``dW``, and ``dX = dZ T^T`` is added, segment
+by segment, onto the padded input gradient.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from cnnstep import _config
+from cnnstep._checks import ConvGeometry
+
+
+def applicable(g: ConvGeometry) -> bool:
+    """Few input channels per window row, no gaps between windows (s_w <= f_w)."""
+    return g.f_w * g.n_C_prev <= 32 and g.s_w <= g.f_w and g.n_C <= 64
+
+
+def block(g: ConvGeometry) -> int:
+    """Outputs per data row: enough for a wide product (B * n_C >= 64), at most 3x the work."""
+    B = max(1, min(-(-64 // g.n_C), (2 * g.f_w) // g.s_w + 1, g.n_W))
+    return B
+
+
+class Band:
+    """The banded geometry of one convolution: block size, padded frame, strides."""
+
+    def __init__(self, g: ConvGeometry):
+        self.g = g
+        self.B = block(g)
+        self.nb = -(-g.n_W // self.B)  # blocks per output row (the last may run past n_W)
+        self.L = (self.B - 1) * g.s_w + g.f_w  # input columns per block
+        self.step = self.B * g.s_w  # input columns between blocks
+        self.H_pad = g.n_H_prev + g.pad.top + g.pad.bottom
+        # wide enough for the last block, even where it runs past the output
+        self.W_pad = max(g.n_W_prev + g.pad.left + g.pad.right, (self.nb - 1) * self.step + self.L)
+        self.row = g.f_h * self.L * g.n_C_prev  # length of one data row
+
+    def frame(self, A: np.ndarray) -> np.ndarray:
+        """A zero-padded copy of A in the frame the blocks read."""
+        g = self.g
+        framed = np.zeros((A.shape[0], self.H_pad, self.W_pad, g.n_C_prev), dtype=A.dtype)
+        framed[:, g.pad.top : g.pad.top + g.n_H_prev, g.pad.left : g.pad.left + g.n_W_prev, :] = A
+        return framed
+
+    def data(self, framed: np.ndarray) -> np.ndarray:
+        """X (m * n_H * nb, f_h * L * C): per output block, its f_h input row segments."""
+        g = self.g
+        sm, sh, sw, sc = framed.strides
+        segments = np.lib.stride_tricks.as_strided(
+            framed, shape=(framed.shape[0], g.n_H, self.nb, g.f_h, self.L * g.n_C_prev),
+            strides=(sm, g.s_h * sh, self.step * sw, sh, sc), writeable=False)
+        X = np.empty(segments.shape, dtype=framed.dtype)
+        np.copyto(X, segments)
+        return X.reshape(-1, self.row)
+
+    def filters(self, W: np.ndarray) -> np.ndarray:
+        """T (f_h * L * C, B * n_C), the banded filter matrix."""
+        g = self.g
+        T = np.zeros((g.f_h, self.L, g.n_C_prev, self.B, g.n_C), dtype=W.dtype)
+        for b in range(self.B):
+            T[:, b * g.s_w : b * g.s_w + g.f_w, :, b, :] = W
+        return T.reshape(self.row, self.B * g.n_C)
+
+    def fold(self, dT: np.ndarray) -> np.ndarray:
+        """dW from the gradient of T: the B copies of each filter entry add up."""
+        g = self.g
+        dT = dT.reshape(g.f_h, self.L, g.n_C_prev, self.B, g.n_C)
+        dW = np.zeros((g.f_h, g.f_w, g.n_C_prev, g.n_C), dtype=dT.dtype)
+        for b in range(self.B):
+            dW += dT[:, b * g.s_w : b * g.s_w + g.f_w, :, b, :]
+        return dW
+
+    def blocks(self, Z: np.ndarray) -> np.ndarray:
+        """(m, n_H, n_W, K) as rows of blocks (m * n_H * nb, B * K), zeros past n_W."""
+        m, n_H, n_W, K = Z.shape
+        if self.nb * self.B == n_W:
+            return np.ascontiguousarray(Z).reshape(-1, self.B * K)
+        wide = np.zeros((m, n_H, self.nb * self.B, K), dtype=Z.dtype)
+        wide[:, :, :n_W] = Z
+        return wide.reshape(-1, self.B * K)
+
+    def scatter(self, dX: np.ndarray, framed_grad: np.ndarray) -> None:
+        """Add every block's segment gradients back onto the padded input gradient."""
+        g = self.g
+        m, C = framed_grad.shape[0], g.n_C_prev
+        dX = dX.reshape(m, g.n_H, self.nb, g.f_h, self.L * C)
+        head, tail = self.step * C, (self.L - self.step) * C
+        span_h = (g.n_H - 1) * g.s_h + 1
+        for i in range(g.f_h):
+            rows = framed_grad[:, i : i + span_h : g.s_h].reshape(m, g.n_H, self.W_pad * C)
+            # the first `step` columns of each segment tile the row without overlap ...
+            rows[:, :, : self.nb * head].reshape(m, g.n_H, self.nb, head)[...] += dX[:, :, :, i, :head]
+            if tail:
+                # ... the rest overlaps the next block's start: a second, strided add
+                s = rows.strides
+                overlap = np.lib.stride_tricks.as_strided(
+                    rows[:, :, head:], shape=(m, g.n_H, self.nb, tail), strides=(s[0], s[1], head * s[2], s[2]))
+                overlap += dX[:, :, :, i, head:]
+
+
+def _chunks(band: Band, m: int, itemsize: int):
+    per_example = band.g.n_H * band.nb * (band.row + band.B * band.g.n_C) * itemsize
+    return _config.chunks(m, per_example)
+
+
+def conv_forward(A: np.ndarray, W: np.ndarray, b: np.ndarray, g: ConvGeometry) -> np.ndarray:
+    band = Band(g)
+    T = band.filters(W)
+    Z = np.empty((g.m, g.n_H, g.n_W, g.n_C), dtype=A.dtype)
+    exact = band.nb * band.B == g.n_W
+    for part in _chunks(band, g.m, A.dtype.itemsize):
+        X = band.data(band.frame(A[part]))
+        if exact:
+            # m h block (i u c) , (i u c) (b k) -> m h (block b) k
+            np.matmul(X, T, out=Z[part].reshape(-1, band.B * g.n_C))
+        else:
+            Zb = (X @ T).reshape(-1, g.n_H, band.nb * band.B, g.n_C)
+            Z[part] = Zb[:, :, : g.n_W]
+    Z += b.reshape(g.n_C)
+    return Z
+
+
+def conv_backward(dZ: np.ndarray, A: np.ndarray, W: np.ndarray, g: ConvGeometry):
+    """(dA_prev, dW) of :func:`conv_forward`."""
+    band = Band(g)
+    T = band.filters(W)
+    dT = np.zeros(T.shape, dtype=dZ.dtype)
+    dA = np.empty((g.m, g.n_H_prev, g.n_W_prev, g.n_C_prev), dtype=dZ.dtype)
+    for part in _chunks(band, g.m, A.dtype.itemsize):
+        X = band.data(band.frame(A[part]))
+        dZb = band.blocks(dZ[part])
+        # rows (b k) , rows (i u c) -> (b k) (i u c): BLAS runs this orientation much faster
+        dT += (dZb.T @ X).T
+        del X
+        grad = np.zeros((dZb.shape[0] // (g.n_H * band.nb), band.H_pad, band.W_pad, g.n_C_prev), dtype=dZ.dtype)
+        band.scatter(dZb @ T.T, grad)  # rows (b k) , (b k) (i u c) -> rows (i u c)
+        dA[part] = grad[:, g.pad.top : g.pad.top + g.n_H_prev, g.pad.left : g.pad.left + g.n_W_prev, :]
+    return dA, band.fold(dT)
