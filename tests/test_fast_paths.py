@@ -178,3 +178,32 @@ def test_fast_paths_put_nan_and_inf_exactly_where_the_loops_do(rng, a_shape, w_s
         np.testing.assert_array_equal(np.isnan(fast), np.isnan(slow))
         finite = np.isfinite(slow)
         np.testing.assert_allclose(fast[finite], slow[finite], rtol=1e-9, atol=1e-9)
+
+
+@pytest.mark.parametrize("a_shape, w_shape, hp", [WINOGRAD_CASES[0], NAN_CASES[1], ((2, 7, 7, 4), (3, 3, 4, 5), {"stride": 2, "pad": 1})])
+def test_backward_without_the_input_gradient_gives_the_same_parameter_gradients(rng, a_shape, w_shape, hp):
+    from cnnstep.conv import backward_parts
+
+    A_prev, W, b = rng.normal(size=a_shape), rng.normal(size=w_shape), rng.normal(size=(1, 1, 1, w_shape[3]))
+    Z, cache = cnnstep.conv_forward(A_prev, W, b, hp)
+    dZ = rng.normal(size=Z.shape)
+    _, dW, db = cnnstep.conv_backward(dZ, cache)
+    dA_none, dW2, db2 = backward_parts(dZ, cache, input_gradient=False)
+    assert dA_none is None
+    np.testing.assert_array_equal(dW2, dW)
+    np.testing.assert_array_equal(db2, db)
+
+
+def test_training_backward_fills_the_same_gradients_as_the_full_backward(rng):
+    from cnnstep.nn import architectures
+    from cnnstep.nn.losses import softmax_cross_entropy
+
+    model = architectures.default((12, 12, 3), 4, seed=1, dtype=np.float64)
+    X, y = rng.normal(size=(5, 12, 12, 3)), rng.integers(0, 4, size=5)
+    _, dlogits = softmax_cross_entropy(model.forward(X), y)
+    model.backward(dlogits)
+    full = [grad.copy() for _, _, grad in model.params_and_grads()]
+    model.forward(X)
+    model._parameter_backward(dlogits)
+    for (key, _, grad), expected in zip(model.params_and_grads(), full):
+        np.testing.assert_allclose(grad, expected, rtol=1e-12, atol=1e-12, err_msg=key)

@@ -135,18 +135,20 @@ def conv_forward(A: np.ndarray, W: np.ndarray, b: np.ndarray, g: ConvGeometry) -
     return Z
 
 
-def conv_backward(dZ: np.ndarray, A: np.ndarray, W: np.ndarray, g: ConvGeometry):
-    """(dA_prev, dW) of :func:`conv_forward`."""
+def conv_backward(dZ: np.ndarray, A: np.ndarray, W: np.ndarray, g: ConvGeometry, input_gradient: bool = True):
+    """(dA_prev, dW) of :func:`conv_forward`; dA_prev is None unless ``input_gradient``."""
     band = Band(g)
     T = band.filters(W)
     dT = np.zeros(T.shape, dtype=dZ.dtype)
-    dA = np.empty((g.m, g.n_H_prev, g.n_W_prev, g.n_C_prev), dtype=dZ.dtype)
+    dA = np.empty((g.m, g.n_H_prev, g.n_W_prev, g.n_C_prev), dtype=dZ.dtype) if input_gradient else None
     for part in _chunks(band, g.m, A.dtype.itemsize):
         X = band.data(band.frame(A[part]))
         dZb = band.blocks(dZ[part])
         # rows (b k) , rows (i u c) -> (b k) (i u c): BLAS runs this orientation much faster
         dT += (dZb.T @ X).T
         del X
+        if not input_gradient:
+            continue
         grad = np.zeros((dZb.shape[0] // (g.n_H * band.nb), band.H_pad, band.W_pad, g.n_C_prev), dtype=dZ.dtype)
         band.scatter(dZb @ T.T, grad)  # rows (b k) , (b k) (i u c) -> rows (i u c)
         dA[part] = grad[:, g.pad.top : g.pad.top + g.n_H_prev, g.pad.left : g.pad.left + g.n_W_prev, :]

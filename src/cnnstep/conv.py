@@ -91,22 +91,29 @@ def _forward(A, W, b, g):
     return Z if _finite(Z) else _im2col.conv_forward(A, W, b, g)
 
 
-def _backward(dZ, A, W, g):
-    """(dA_prev, dW); as in :func:`_forward`, non-finite results are redone directly."""
+def _backward(dZ, A, W, g, input_gradient=True):
+    """(dA_prev or None, dW); as in :func:`_forward`, non-finite results are redone directly."""
     if not (_winograd.applicable(g) or _band.applicable(g)):
-        return _im2col.input_gradient(dZ, W, g), _im2col.weight_gradient(dZ, A, g)
+        return _direct_backward(dZ, A, W, g, input_gradient)
     with np.errstate(invalid="ignore", over="ignore"):
         if not _winograd.applicable(g):
-            dA, dW = _band.conv_backward(dZ, A, W, g)
+            dA, dW = _band.conv_backward(dZ, A, W, g, input_gradient)
         else:
             dW = _winograd.weight_gradient(dZ, A, g.pad)
-            if _winograd.input_gradient_padding(g.pad) is not None:
+            if not input_gradient:
+                dA = None
+            elif _winograd.input_gradient_padding(g.pad) is not None:
                 dA = _winograd.input_gradient(dZ, W, g.pad, g.n_H_prev, g.n_W_prev)
             else:
                 dA = _im2col.input_gradient(dZ, W, g)
-    if _finite(dA, dW):
+    if _finite(dW) and (dA is None or _finite(dA)):
         return dA, dW
-    return _im2col.input_gradient(dZ, W, g), _im2col.weight_gradient(dZ, A, g)
+    return _direct_backward(dZ, A, W, g, input_gradient)
+
+
+def _direct_backward(dZ, A, W, g, input_gradient):
+    dA = _im2col.input_gradient(dZ, W, g) if input_gradient else None
+    return dA, _im2col.weight_gradient(dZ, A, g)
 
 
 def conv_backward(dZ, cache):
@@ -130,7 +137,15 @@ def conv_backward(dZ, cache):
     db : ndarray, shape (1, 1, 1, n_C)
         ``sum of dZ`` per channel.
     """
-    func = "conv_backward"
+    return backward_parts(dZ, cache, input_gradient=True, func="conv_backward")
+
+
+def backward_parts(dZ, cache, input_gradient=True, func="conv_backward"):
+    """``conv_backward``, optionally without dA_prev (returned as None).
+
+    A network's first layer has no use for the gradient with respect to its input
+    images; skipping it saves a large part of that layer's backward work.
+    """
     A_prev, W, b, hparameters = _checks.unpack_cache(
         cache, func, 4, "(A_prev, W, b, hparameters)", "conv_forward")
     A, Wt, bt, g = _checks.conv_call(A_prev, W, b, hparameters, func)
@@ -138,6 +153,8 @@ def conv_backward(dZ, cache):
     out = _checks.result_dtype(dZ, A, Wt, bt)
     work = _checks.work_dtype(out)
     dZ = dZ.astype(work, copy=False)
-    dA_prev, dW = _backward(dZ, A.astype(work, copy=False), Wt.astype(work, copy=False), g)
+    dA_prev, dW = _backward(dZ, A.astype(work, copy=False), Wt.astype(work, copy=False), g, input_gradient)
     db = np.einsum("mhwk->k", dZ).reshape(1, 1, 1, g.n_C)
-    return dA_prev.astype(out, copy=False), dW.astype(out, copy=False), db.astype(out, copy=False)
+    if dA_prev is not None:
+        dA_prev = dA_prev.astype(out, copy=False)
+    return dA_prev, dW.astype(out, copy=False), db.astype(out, copy=False)

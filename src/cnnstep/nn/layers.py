@@ -298,10 +298,16 @@ class Conv2D(Layer):
         self._keep(cache, training, Z.shape)
         return Z
 
-    def backward(self, dout):
-        """dout (m, n_H, n_W, filters) -> dx (m, n_H_prev, n_W_prev, n_C_prev); fills grads W, b."""
+    def backward(self, dout, input_gradient=True):
+        """dout (m, n_H, n_W, filters) -> dx (m, n_H_prev, n_W_prev, n_C_prev); fills grads W, b.
+
+        ``input_gradient=False`` skips dx (returns None): a first layer has no use for it.
+        """
         cache, dout = self._cached(dout)
-        dx, dW, db = cnnstep.conv_backward(dout, cache)
+        if input_gradient:
+            dx, dW, db = cnnstep.conv_backward(dout, cache)
+        else:
+            dx, dW, db = cnnstep.conv.backward_parts(dout, cache, input_gradient=False, func="Conv2D.backward")
         self.grads["W"], self.grads["b"] = dW, db
         return dx
 

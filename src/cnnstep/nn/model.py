@@ -227,6 +227,21 @@ class Sequential:
             grad = layer.backward(grad)
         return grad
 
+    def _parameter_backward(self, dlogits) -> None:
+        """Fill every layer's grads; no gradient with respect to the images themselves.
+
+        Layers before the first one with parameters pass nothing back, and the first
+        convolution skips its input gradient.
+        """
+        first = next((i for i, layer in enumerate(self.layers) if layer.params), len(self.layers))
+        grad = dlogits
+        for i in range(len(self.layers) - 1, first - 1, -1):
+            layer = self.layers[i]
+            if i == first and isinstance(layer, _layers.Conv2D):
+                layer.backward(grad, input_gradient=False)
+            else:
+                grad = layer.backward(grad)
+
     def params_and_grads(self) -> list:
         """``(key, param, grad)`` for every parameter, keys ``"<layer index>.<name>"``."""
         return [(f"{i}.{name}", param, layer.grads[name])
@@ -327,7 +342,7 @@ class Sequential:
         loss, dlogits = softmax_cross_entropy(logits, yb)
         if not math.isfinite(loss):
             raise self._diverged(loss, Xb, optimizer, epoch, epochs, b, n_batches)
-        self.backward(dlogits)
+        self._parameter_backward(dlogits)
         optimizer.step(self.params_and_grads())
         return loss, int(np.count_nonzero(logits.argmax(axis=1) == yb))
 
