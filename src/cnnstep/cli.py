@@ -254,11 +254,21 @@ def _add_gradcheck(sub) -> None:
     p.set_defaults(run=_cmd_gradcheck)
 
 
+def _add_bench(sub) -> None:
+    from cnnstep import bench
+
+    p = sub.add_parser("bench", help="time the kernels against PyTorch, the loops and a matmul",
+                       description="Benchmark the vectorized blocks against PyTorch (when installed), "
+                                   "the reference loops and a plain matmul, in one run; print a table "
+                                   "of medians and ratios.")
+    bench.configure_parser(p)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="cnnstep", description="Convolutional networks built step by step in NumPy.")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
-    for add in (_add_train, _add_evaluate, _add_predict, _add_demo, _add_gradcheck):
+    for add in (_add_train, _add_evaluate, _add_predict, _add_demo, _add_gradcheck, _add_bench):
         add(sub)
     return parser
 
