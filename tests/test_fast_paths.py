@@ -207,3 +207,18 @@ def test_training_backward_fills_the_same_gradients_as_the_full_backward(rng):
     model._parameter_backward(dlogits)
     for (key, _, grad), expected in zip(model.params_and_grads(), full):
         np.testing.assert_allclose(grad, expected, rtol=1e-12, atol=1e-12, err_msg=key)
+
+
+@pytest.mark.parametrize("threads", [1, 2, 3])
+def test_winograd_shares_of_a_chunk_over_threads_agree(rng, monkeypatch, threads):
+    """Chunks of 3 examples split over 1-3 threads (uneven shares), a last partial chunk."""
+    from cnnstep import _parallel
+
+    a_shape, w_shape, hp = WINOGRAD_CASES[1]
+    per_example = 16 * 4 * 3 * (8 + 9) * 8  # tiles of a 7x5 output, float64
+    monkeypatch.setattr(_config, "CACHE_CHUNK_BYTES", 3 * per_example // threads + 1)
+    previous = _parallel.set_num_threads(threads)
+    try:
+        check_against_reference(rng, (7,) + a_shape[1:], w_shape, hp)
+    finally:
+        _parallel.set_num_threads(previous)
