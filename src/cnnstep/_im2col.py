@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from cnnstep import _config
+from cnnstep import _config, _parallel
 from cnnstep._checks import ConvGeometry, Padding
 
 
@@ -42,47 +42,133 @@ def im2col(A_pad: np.ndarray, g: ConvGeometry) -> np.ndarray:
     return cols.reshape(m * g.n_H * g.n_W, g.f_h * g.f_w * A_pad.shape[3])
 
 
-def _cols_bytes(g: ConvGeometry, dtype: np.dtype) -> int:
-    return g.n_H * g.n_W * g.f_h * g.f_w * g.n_C_prev * np.dtype(dtype).itemsize
+def _parts(g: ConvGeometry, itemsize: int):
+    """Chunks of examples whose window matrices (and their gradient) stay cache-sized."""
+    per_example = 2 * g.n_H * g.n_W * g.f_h * g.f_w * g.n_C_prev * itemsize
+    budget = min(_config.workspace_limit(), _config.CACHE_CHUNK_BYTES * _parallel.num_threads())
+    return _config.chunks(g.m, per_example, budget)
+
+
+def _shares(n: int) -> list:
+    """Examples 0..n-1 of a chunk, one contiguous share per thread."""
+    k = max(1, min(n, _parallel.num_threads()))
+    bounds = [n * i // k for i in range(k + 1)]
+    return [slice(bounds[i], bounds[i + 1]) for i in range(k)]
+
+
+def _framed(A: np.ndarray, g: ConvGeometry) -> np.ndarray:
+    return pad(A, g.pad) if g.pad.any else A
+
+
+def _fill_cols(A_part: np.ndarray, g: ConvGeometry, cols: np.ndarray) -> np.ndarray:
+    """cols (mp * n_H * n_W, K) <- the windows of the chunk A_part, each thread its share."""
+    cols6 = cols.reshape(-1, g.n_H, g.n_W, g.f_h, g.f_w, g.n_C_prev)
+
+    def share(sh):
+        np.copyto(cols6[sh], windows(_framed(A_part[sh], g), g))
+
+    _parallel.run(share, _shares(A_part.shape[0]))
+    return cols
 
 
 def conv_forward(A: np.ndarray, W: np.ndarray, b: np.ndarray, g: ConvGeometry) -> np.ndarray:
-    """Z = im2col(A_pad) @ W2 + b, in chunks of examples bounded by the workspace limit."""
-    A_pad = pad(A, g.pad) if g.pad.any else A
+    """Z = im2col(A_pad) @ W2 + b, chunk by chunk."""
     W2 = W.reshape(-1, g.n_C)
+    K = W2.shape[0]
     Z = np.empty((g.m, g.n_H, g.n_W, g.n_C), dtype=A.dtype)
-    for part in _config.chunks(g.m, _cols_bytes(g, A.dtype)):
-        cols = im2col(A_pad[part], g)  # (M, K)
+    parts = _parts(g, A.dtype.itemsize)
+    buffer = np.empty(((parts[0].stop - parts[0].start) * g.n_H * g.n_W, K), dtype=A.dtype)
+    for part in parts:
+        rows = (part.stop - part.start) * g.n_H * g.n_W
+        cols = _fill_cols(A[part], g, buffer[:rows])
+        Z_part = Z[part].reshape(rows, g.n_C)
         # m h w (i j c) , (i j c) k -> m h w k
-        np.matmul(cols, W2, out=Z[part].reshape(-1, g.n_C))
-    Z += b.reshape(g.n_C)
+        np.matmul(cols, W2, out=Z_part)
+        Z_part += b.reshape(g.n_C)
     return Z
 
 
-def weight_gradient(dZ: np.ndarray, A: np.ndarray, g: ConvGeometry) -> np.ndarray:
-    """dW (f_h, f_w, C, n_C): the windows of A against dZ, one GEMM per chunk of examples."""
-    A_pad = pad(A, g.pad) if g.pad.any else A
-    dW = np.zeros((g.f_h * g.f_w * g.n_C_prev, g.n_C), dtype=dZ.dtype)
-    for part in _config.chunks(g.m, _cols_bytes(g, A.dtype)):
-        dZ2 = np.ascontiguousarray(dZ[part]).reshape(-1, g.n_C)  # (M, n_C)
-        cols = im2col(A_pad[part], g)
-        # (i j c) M , M k -> (i j c) k
-        dW += cols.T @ dZ2
-    return dW.reshape(g.f_h, g.f_w, g.n_C_prev, g.n_C)
+def _col2im(dcols: np.ndarray, g: ConvGeometry, grad: np.ndarray) -> None:
+    """Add each window's gradient row back onto the padded input gradient ``grad`` (zeros).
+
+    For kernel row i the window rows of outputs w, w + q, w + 2q, ... (q = ceil(f_w / s_w))
+    do not overlap, so each such family is one add of whole window rows (f_w * C numbers).
+    """
+    mp, C = grad.shape[0], g.n_C_prev
+    d6 = dcols.reshape(mp, g.n_H, g.n_W, g.f_h, g.f_w * C)
+    q = -(-g.f_w // g.s_w)
+    span_h = (g.n_H - 1) * g.s_h + 1
+    for i in range(g.f_h):
+        rows = grad[:, i : i + span_h : g.s_h]  # (mp, n_H, W_p, C)
+        s = rows.strides
+        for r in range(min(q, g.n_W)):
+            family = d6[:, :, r::q, i, :]
+            start = rows[:, :, r * g.s_w :]
+            target = np.lib.stride_tricks.as_strided(
+                start, shape=family.shape, strides=(s[0], s[1], q * g.s_w * s[2], s[3]))
+            target += family
+
+
+def conv_backward(dZ: np.ndarray, A: np.ndarray, W: np.ndarray, g: ConvGeometry, input_gradient: bool = True):
+    """(dA_prev or None, dW) of :func:`conv_forward`, chunk by chunk.
+
+    ``dW^T += dZ^T @ cols`` (this orientation runs fastest in BLAS); ``dcols = dZ @ W2^T``
+    goes back onto the input gradient window row by window row.
+    """
+    W2 = W.reshape(-1, g.n_C)
+    K = W2.shape[0]
+    dWt = np.zeros((g.n_C, K), dtype=dZ.dtype)
+    parts = _parts(g, A.dtype.itemsize)
+    buffer = np.empty(((parts[0].stop - parts[0].start) * g.n_H * g.n_W, K), dtype=A.dtype)
+    back = _InputGradient(g, parts, dZ.dtype) if input_gradient else None
+    for part in parts:
+        rows = (part.stop - part.start) * g.n_H * g.n_W
+        dZ2 = np.ascontiguousarray(dZ[part]).reshape(rows, g.n_C)
+        cols = _fill_cols(A[part], g, buffer[:rows])
+        # k M , M (i j c) -> k (i j c)
+        dWt += dZ2.T @ cols
+        if back is not None:
+            back.add(part, np.matmul(dZ2, W2.T, out=buffer[:rows]))  # M k , k (i j c) -> M (i j c)
+    dW = np.ascontiguousarray(dWt.T).reshape(g.f_h, g.f_w, g.n_C_prev, g.n_C)
+    return (None if back is None else back.dA), dW
+
+
+class _InputGradient:
+    """dA_prev, assembled chunk by chunk from window-row gradients, each thread its share.
+
+    Each share accumulates into a zeroed padded frame of its own (reused from chunk to
+    chunk) and copies the frame's interior out.
+    """
+
+    def __init__(self, g: ConvGeometry, parts, dtype):
+        self.g = g
+        self.dA = np.empty((g.m, g.n_H_prev, g.n_W_prev, g.n_C_prev), dtype=dtype)
+        p = g.pad
+        largest = _shares(parts[0].stop - parts[0].start)
+        shape = (g.n_H_prev + p.top + p.bottom, g.n_W_prev + p.left + p.right, g.n_C_prev)
+        self.frames = [np.empty((sh.stop - sh.start,) + shape, dtype=dtype) for sh in largest]
+
+    def add(self, part: slice, dcols: np.ndarray) -> None:
+        g, p = self.g, self.g.pad
+        per_example = g.n_H * g.n_W
+        dA_part = self.dA[part]
+
+        def share(k_sh):
+            k, sh = k_sh
+            grad = self.frames[k][: sh.stop - sh.start]
+            grad[...] = 0
+            _col2im(dcols[sh.start * per_example : sh.stop * per_example], g, grad)
+            dA_part[sh] = grad[:, p.top : p.top + g.n_H_prev, p.left : p.left + g.n_W_prev, :]
+
+        _parallel.run(share, list(enumerate(_shares(part.stop - part.start))))
 
 
 def input_gradient(dZ: np.ndarray, W: np.ndarray, g: ConvGeometry) -> np.ndarray:
-    """dA_prev: per kernel offset one GEMM, added into the strided cells that offset touched."""
-    shape = (g.m, g.n_H_prev + g.pad.top + g.pad.bottom, g.n_W_prev + g.pad.left + g.pad.right, g.n_C_prev)
-    dA_pad = np.zeros(shape, dtype=dZ.dtype)
-    rows_end = (g.n_H - 1) * g.s_h + 1
-    cols_end = (g.n_W - 1) * g.s_w + 1
-    dZ2 = np.ascontiguousarray(dZ).reshape(-1, g.n_C)  # (M, n_C)
-    for i in range(g.f_h):
-        for j in range(g.f_w):
-            # M k , k c -> M c: what offset (i, j) of every window receives
-            back = (dZ2 @ W[i, j].T).reshape(-1, g.n_H, g.n_W, g.n_C_prev)
-            target = dA_pad[:, i : i + rows_end : g.s_h, j : j + cols_end : g.s_w, :]
-            target += back
-    dA = dA_pad[:, g.pad.top : g.pad.top + g.n_H_prev, g.pad.left : g.pad.left + g.n_W_prev, :]
-    return np.ascontiguousarray(dA) if g.pad.any else dA
+    """dA_prev alone (no windows of A needed)."""
+    W2 = W.reshape(-1, g.n_C)
+    parts = _parts(g, dZ.dtype.itemsize)
+    back = _InputGradient(g, parts, dZ.dtype)
+    for part in parts:
+        dZ2 = np.ascontiguousarray(dZ[part]).reshape(-1, g.n_C)
+        back.add(part, dZ2 @ W2.T)
+    return back.dA

@@ -112,8 +112,7 @@ def _backward(dZ, A, W, g, input_gradient=True):
 
 
 def _direct_backward(dZ, A, W, g, input_gradient):
-    dA = _im2col.input_gradient(dZ, W, g) if input_gradient else None
-    return dA, _im2col.weight_gradient(dZ, A, g)
+    return _im2col.conv_backward(dZ, A, W, g, input_gradient)
 
 
 def conv_backward(dZ, cache):

@@ -75,8 +75,11 @@ def _window_counts(g: PoolGeometry, dtype) -> np.ndarray | float:
 
 
 def _parts(g: PoolGeometry, itemsize: int):
+    """Chunks of examples: cache-sized for the many passes of overlapping windows; larger for
+    side-by-side windows, whose few passes would otherwise pay more in per-call overhead."""
     per_example = (g.n_H_prev + g.pad.top + g.pad.bottom) * (g.n_W_prev + g.pad.left + g.pad.right) * g.n_C * itemsize
-    return _config.chunks(g.m, 3 * per_example, _config.POOL_CHUNK_BYTES)
+    budget = _config.POOL_CHUNK_BYTES * (4 if _tiled(g) else 1)
+    return _config.chunks(g.m, 3 * per_example, budget)
 
 
 def _padded(A: np.ndarray, g: PoolGeometry, fill) -> np.ndarray:
@@ -105,6 +108,25 @@ def _combine(op, views, out):
     return out
 
 
+def _halving(op, x: np.ndarray, k: int, out: np.ndarray) -> np.ndarray:
+    """op over k neighbouring blocks of the last axis: x (..., k * C) -> out (..., C).
+
+    Pairs of halves are combined (log2 k passes), so the runs stay long -- better than k
+    passes over runs of C when C is small.
+    """
+    C = x.shape[-1] // k
+    while k > 1:
+        half = k // 2
+        merged = np.empty(x.shape[:-1] + (half * C,), dtype=x.dtype) if half > 1 else out
+        op(x[..., : half * C], x[..., half * C : 2 * half * C], out=merged)
+        if k % 2:
+            op(merged[..., :C], x[..., 2 * half * C :], out=merged[..., :C])
+        x, k = merged, half
+    if x is not out:
+        np.copyto(out, x)
+    return out
+
+
 def _reduce_windows(A_pad: np.ndarray, g: PoolGeometry, op, out: np.ndarray, rows: np.ndarray | None = None):
     """op over every f_h x f_w window of the padded chunk, separably: rows first, then columns.
 
@@ -120,13 +142,27 @@ def _reduce_windows(A_pad: np.ndarray, g: PoolGeometry, op, out: np.ndarray, row
     return _combine(op, [rows[:, :, j : j + span_w : g.s_w] for j in range(g.f_w)], out)
 
 
+def _reduce_tiled(A: np.ndarray, g: PoolGeometry, op, out: np.ndarray) -> np.ndarray:
+    """op over side-by-side windows: whole rows first (long runs), then each window row by halving."""
+    m = A.shape[0]
+    covered = A[:, : g.n_H * g.f_h, : g.n_W * g.f_w, :].reshape(m, g.n_H, g.f_h, g.n_W * g.f_w * g.n_C)
+    rows = np.empty((m, g.n_H, g.n_W * g.f_w * g.n_C), dtype=A.dtype)
+    _combine(op, [covered[:, :, i] for i in range(g.f_h)], rows)  # m h i (w j c) -> m h (w j c)
+    return _halving(op, rows.reshape(m, g.n_H, g.n_W, g.f_w * g.n_C), g.f_w, out)  # -> m h w c
+
+
 def _max_chunk(A: np.ndarray, g: PoolGeometry, out: np.ndarray, rows: np.ndarray | None = None) -> np.ndarray:
     # -inf padding is never chosen over a real cell; NaN propagates as np.max's does
+    if _tiled(g) and rows is None:
+        return _reduce_tiled(A, g, np.maximum, out)
     return _reduce_windows(_padded(A, g, -np.inf), g, np.maximum, out, rows)
 
 
 def _average_chunk(A: np.ndarray, g: PoolGeometry, out: np.ndarray) -> np.ndarray:
-    _reduce_windows(_padded(A, g, 0), g, np.add, out)
+    if _tiled(g):
+        _reduce_tiled(A, g, np.add, out)
+    else:
+        _reduce_windows(_padded(A, g, 0), g, np.add, out)
     out /= _window_counts(g, A.dtype)  # real cells only
     return out
 
@@ -137,10 +173,14 @@ def _tiled(g: PoolGeometry) -> bool:
 
 
 def _widen(x: np.ndarray, g: PoolGeometry) -> np.ndarray:
-    """Each output column repeated f_w times: (m, n_H, n_W, C) -> (m, n_H, n_W * f_w * C) rows."""
-    wide = np.empty((x.shape[0], g.n_H, g.n_W, g.f_w, g.n_C), dtype=x.dtype)
-    np.copyto(wide, x[:, :, :, None, :])
-    return wide.reshape(x.shape[0], g.n_H, 1, g.n_W * g.f_w * g.n_C)
+    """Each output column repeated f_w times: (m, n_H, n_W, C) -> (m, n_H, 1, n_W * f_w * C) rows.
+
+    A cell's C channels are viewed as one opaque item, so the repeat copies whole channel
+    vectors (long runs even when C is small). ``x`` is C-contiguous.
+    """
+    cells = np.ascontiguousarray(x).view(np.dtype((np.void, g.n_C * x.itemsize)))
+    wide = np.repeat(cells.reshape(x.shape[:3]), g.f_w, axis=2)
+    return wide.view(x.dtype).reshape(x.shape[0], g.n_H, 1, g.n_W * g.f_w * g.n_C)
 
 
 def _tiled_rows(x: np.ndarray, g: PoolGeometry) -> np.ndarray:
@@ -176,8 +216,9 @@ def _max_backward_fast(dA, A, A_max, rows, g: PoolGeometry, out: np.ndarray) -> 
     """
     if _tiled(g):
         # m h i (w j c): every cell against its own window's maximum, whole rows at a time
-        hit = _tiled_rows(A, g) == _widen(A_max, g)
-        np.multiply(hit, _widen(dA, g), out=_tiled_rows(out, g))
+        target = _tiled_rows(out, g)
+        np.equal(_tiled_rows(A, g), _widen(A_max, g), out=target, casting="unsafe")  # 1.0 where tied
+        target *= _widen(dA, g)
         _zero_uncovered(out, g)
         return out
     span_h, span_w = _span(g.n_H, g.s_h), _span(g.n_W, g.s_w)
