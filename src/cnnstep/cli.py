@@ -64,7 +64,9 @@ def _cmd_train(args) -> int:
         raise ValueError(f"--image-size resizes image folders only; {args.data!r} keeps its native size "
                          f"(drop --image-size)")
     trainer = Trainer(data=args.data, model=args.model, image_size=args.image_size, epochs=args.epochs,
-                      batch_size=args.batch_size, lr=args.lr, seed=args.seed, test_fraction=args.test_fraction,
+                      batch_size=args.batch_size, lr=args.lr, schedule=args.schedule, augment=args.augment,
+                      seed=args.seed,
+                      test_fraction=args.test_fraction,
                       out=args.out, log=print)
     try:
         metrics = trainer.run()
@@ -202,6 +204,13 @@ def _add_train(sub) -> None:
     p.add_argument("--epochs", type=int, default=d["epochs"], metavar="N", help="default %(default)s")
     p.add_argument("--batch-size", type=int, default=d["batch_size"], metavar="N", help="default %(default)s")
     p.add_argument("--lr", type=float, default=d["lr"], metavar="X", help="Adam's learning rate (default %(default)g)")
+    p.add_argument("--schedule", default=d["schedule"], choices=["cosine", "constant"],
+                   help="the learning rate over the run: 'cosine' decays it from --lr towards 0 along half a "
+                        "cosine, 'constant' keeps it (default %(default)r)")
+    p.add_argument("--augment", default=d["augment"], choices=["shift", "none"],
+                   help="'shift' moves each training image by up to a tenth of its size (edge pixels fill "
+                        "the gap), a new draw every batch; 'none' trains on the images as they are "
+                        "(default %(default)r)")
     p.add_argument("--seed", type=int, default=d["seed"], metavar="N",
                    help="seeds the split, the initial weights and the batch order (default %(default)s)")
     p.add_argument("--test-fraction", type=float, default=d["test_fraction"], metavar="F",

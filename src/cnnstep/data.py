@@ -50,6 +50,7 @@ __all__ = [
     "load",
     "train_test_split",
     "batches",
+    "random_shift",
 ]
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png")
@@ -760,3 +761,38 @@ def _batches(X: np.ndarray, y: np.ndarray, batch_size: int, order: np.ndarray | 
         else:
             idx = order[start:start + batch_size]
             yield X[idx], y[idx]
+
+
+def random_shift(X: np.ndarray, max_shift: int, rng: np.random.Generator) -> np.ndarray:
+    """Each image moved by its own random offset of at most ``max_shift`` pixels per axis.
+
+    A cheap augmentation for photos of a centred object: the edge pixels are repeated
+    into the space the shift opens. Returns a new array; X is left untouched.
+
+    Parameters
+    ----------
+    X : ndarray, shape (m, n_H, n_W, n_C)
+    max_shift : int >= 0
+        Offsets are drawn uniformly from ``-max_shift..max_shift`` (rows and columns apart).
+    rng : numpy.random.Generator
+
+    Returns
+    -------
+    ndarray, shape and dtype of X
+    """
+    func = "random_shift"
+    X = _checks.ranked_array(X, func, "X", 4, "(m, n_H, n_W, n_C)")
+    if not _checks.is_int(max_shift) or max_shift < 0:
+        raise ValueError(f"{func}: max_shift must be an integer >= 0, got {_describe(max_shift)}")
+    if not isinstance(rng, np.random.Generator):
+        raise TypeError(f"{func}: rng must be a numpy.random.Generator, got {_describe(rng)}")
+    k = int(max_shift)
+    if k == 0 or len(X) == 0:
+        return X.copy()
+    m, n_H, n_W, _ = X.shape
+    framed = np.pad(X, ((0, 0), (k, k), (k, k), (0, 0)), mode="edge")
+    offsets = rng.integers(0, 2 * k + 1, size=(m, 2))
+    out = np.empty_like(X)
+    for i, (dy, dx) in enumerate(offsets):
+        out[i] = framed[i, dy : dy + n_H, dx : dx + n_W]
+    return out

@@ -51,11 +51,25 @@ DEFAULTS = {
     "epochs": 10,
     "batch_size": 32,
     "lr": 1e-3,
+    "schedule": "cosine",  # the learning rate decays along half a cosine over the run
+    "augment": "shift",  # each training batch moved by up to a tenth of the image size
     "seed": 0,
     "test_fraction": 0.2,
     "out": "cnnstep-run",
 }
 
+SCHEDULES = {"cosine": "cosine", "constant": None}  # --schedule -> Sequential.fit's lr_schedule
+AUGMENTATIONS = ("shift", "none")
+
+
+def _augmentation(name: str, shape):
+    """Sequential.fit's augment for ``--augment``: random shifts of up to a tenth of the image."""
+    if name == "none":
+        return None
+    from cnnstep.data import random_shift
+
+    max_shift = max(1, round(0.1 * min(shape[1], shape[2])))
+    return lambda X, rng: random_shift(X, max_shift, rng)
 INSTALL = 'pip install "cnnstep[app]"'
 FILES = {"model": "model.npz", "metrics": "metrics.json", "curves": "curves.png", "confusion": "confusion.png"}
 
@@ -260,6 +274,7 @@ class Trainer:
 
     def __init__(self, data=DEFAULTS["data"], model=DEFAULTS["model"], image_size=DEFAULTS["image_size"],
                  epochs=DEFAULTS["epochs"], batch_size=DEFAULTS["batch_size"], lr=DEFAULTS["lr"],
+                 schedule=DEFAULTS["schedule"], augment=DEFAULTS["augment"],
                  seed=DEFAULTS["seed"], test_fraction=DEFAULTS["test_fraction"], out=DEFAULTS["out"],
                  log: Callable = print, progress: bool | None = None):
         func = "Trainer"
@@ -271,6 +286,12 @@ class Trainer:
         self.epochs = _positive_int(epochs, func, "epochs")
         self.batch_size = _positive_int(batch_size, func, "batch_size")
         self.lr = _positive_float(lr, func, "lr")
+        if not isinstance(schedule, str) or schedule not in SCHEDULES:
+            raise ValueError(f"{func}: schedule must be one of {list(SCHEDULES)}, got {_checks.describe(schedule)}")
+        self.schedule = schedule
+        if not isinstance(augment, str) or augment not in AUGMENTATIONS:
+            raise ValueError(f"{func}: augment must be one of {list(AUGMENTATIONS)}, got {_checks.describe(augment)}")
+        self.augment = augment
         self.seed = _seed(seed, func)
         self.test_fraction = _fraction(test_fraction, func, "test_fraction")
         self.out = _path(out, func, "out")
@@ -290,7 +311,7 @@ class Trainer:
     def settings(self) -> dict:
         """The run's settings, as metrics.json records them under ``args``."""
         return {"data": os.fspath(self.data), "model": self.model_name, "image_size": self.image_size,
-                "epochs": self.epochs, "batch_size": self.batch_size, "lr": self.lr, "seed": self.seed,
+                "epochs": self.epochs, "batch_size": self.batch_size, "lr": self.lr, "schedule": self.schedule, "augment": self.augment, "seed": self.seed,
                 "test_fraction": self.test_fraction, "out": os.fspath(self.out)}
 
     def _effective_image_size(self) -> int | None:
@@ -330,6 +351,7 @@ class Trainer:
             progress.start(1)
             self.model.fit(train.X, train.y, epochs=self.epochs, batch_size=self.batch_size,
                            optimizer=Adam(lr=self.lr), seed=self.seed, validation_data=(test.X, test.y),
+                           lr_schedule=SCHEDULES[self.schedule], augment=_augmentation(self.augment, train.X.shape),
                            on_batch_end=progress.batch_end,
                            on_epoch_end=lambda epoch, logs: self._epoch_end(epoch, logs, progress))
         except TrainingDiverged as exc:

@@ -65,6 +65,28 @@ def _class_names(classes, k: int) -> list[str]:
     return list(classes)
 
 
+def _cosine(epoch: int, epochs: int) -> float:
+    return 0.5 * (1.0 + math.cos(math.pi * epoch / epochs))
+
+
+def _schedule(lr_schedule, optimizer, func: str):
+    """The schedule as a callable (or None), checked against the optimizer."""
+    if lr_schedule is None:
+        return None
+    if lr_schedule == "cosine":
+        schedule = _cosine
+    elif callable(lr_schedule):
+        schedule = lr_schedule
+    else:
+        raise ValueError(f'{func}: lr_schedule must be None, "cosine" or a callable (epoch, epochs) -> factor, '
+                         f"got {_checks.describe(lr_schedule)}")
+    lr = getattr(optimizer, "lr", None)
+    if not isinstance(lr, (int, float)) or isinstance(lr, bool):
+        raise TypeError(f"{func}: lr_schedule needs an optimizer with a numeric lr attribute, "
+                        f"got {_checks.describe(optimizer)}")
+    return schedule
+
+
 def _callback(value, func: str, name: str):
     if value is not None and not callable(value):
         raise TypeError(f"{func}: {name} must be callable or None, got {_checks.describe(value)}")
@@ -250,7 +272,7 @@ class Sequential:
     # ----------------------------------------------------------------------- training
 
     def fit(self, X, y, epochs=10, batch_size=32, optimizer=None, shuffle=True, seed=0,
-            validation_data=None, on_batch_end=None, on_epoch_end=None) -> dict:
+            validation_data=None, on_batch_end=None, on_epoch_end=None, lr_schedule=None, augment=None) -> dict:
         """Train on mini-batches with softmax cross-entropy.
 
         Parameters
@@ -271,6 +293,14 @@ class Sequential:
         on_epoch_end : callable, optional
             ``on_epoch_end(epoch, logs)`` after each epoch, epoch from 0, logs holding this
             epoch's entries of the history.
+        lr_schedule : None, "cosine" or callable, optional
+            The learning rate of each epoch, as a factor of the optimizer's ``lr`` when fit
+            starts: ``"cosine"`` decays it along half a cosine, ``0.5 * (1 + cos(pi * epoch /
+            epochs))``; a callable ``lr_schedule(epoch, epochs) -> factor`` (epoch from 0)
+            gives any other. The optimizer's ``lr`` is restored when fit returns.
+        augment : callable, optional
+            ``augment(X_batch, rng) -> X_batch``: a new, altered copy of each training batch
+            (e.g. :func:`cnnstep.data.random_shift`), drawn from the fit's seeded generator.
 
         Returns
         -------
@@ -297,19 +327,34 @@ class Sequential:
         validation = self._validation(validation_data, func)
         _callback(on_batch_end, func, "on_batch_end")
         _callback(on_epoch_end, func, "on_epoch_end")
+        _callback(augment, func, "augment")
+        schedule = _schedule(lr_schedule, optimizer, func)
+        base_lr = getattr(optimizer, "lr", None)
+        try:
+            return self._fit(X, y, epochs, batch_size, optimizer, shuffle, seed, validation,
+                             on_batch_end, on_epoch_end, schedule, base_lr, augment)
+        finally:
+            if schedule is not None:
+                optimizer.lr = base_lr
 
+    def _fit(self, X, y, epochs, batch_size, optimizer, shuffle, seed, validation, on_batch_end, on_epoch_end,
+             schedule, base_lr, augment) -> dict:
         rng = np.random.default_rng(int(seed))
         history = {key: [] for key in HISTORY_KEYS}
         m = len(X)
         n_batches = math.ceil(m / batch_size)
         for epoch in range(epochs):
             start = time.perf_counter()
+            if schedule is not None:
+                optimizer.lr = base_lr * float(schedule(epoch, epochs))
             order = rng.permutation(m) if shuffle else None
             total_loss, correct = 0.0, 0
             for b in range(n_batches):
                 rows = slice(b * batch_size, (b + 1) * batch_size)
                 index = rows if order is None else order[rows]
                 Xb = X[index].astype(self.dtype, copy=False)
+                if augment is not None:
+                    Xb = self._images(augment(Xb, rng), func="Sequential.fit (augment)").astype(self.dtype, copy=False)
                 yb = y[index]
                 loss, hits = self._train_step(Xb, yb, optimizer, epoch, epochs, b, n_batches)
                 total_loss += loss * len(yb)
