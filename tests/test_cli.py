@@ -8,6 +8,7 @@ import pytest
 
 import cnnstep
 from cnnstep import cli, nn
+from cnnstep.train import DEFAULTS
 from tests.test_train import image_folder, is_png
 
 
@@ -210,7 +211,7 @@ def test_divergence_is_one_line_naming_the_epoch(tmp_path, rng, capsys, monkeypa
     out = tmp_path / "run"
     assert cli.main(train_args(folder, out, "--image-size", "8", "--epochs", "3")) == 2
     err = one_error_line(capsys, "train")
-    assert "in epoch 2 (batch 1)" in err and "lower --lr (now 0.001), e.g. to 0.0001" in err
+    assert "in epoch 2 (batch 1)" in err and f"lower --lr (now {DEFAULTS['lr']:g}), e.g. to {DEFAULTS['lr'] / 10:g}" in err
     assert f"kept the model and metrics of epoch 1 in {out}/" in err
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["status"] == "diverged" and len(metrics["history"]["test_accuracy"]) == 1

@@ -43,15 +43,40 @@ WINOGRAD_CASES = [
 ]
 
 
+@pytest.fixture
+def small_winograd(monkeypatch):
+    """Let small test shapes take the Winograd path (its size thresholds are about speed only)."""
+    monkeypatch.setattr(_winograd, "MIN_CHANNELS", 8)
+    monkeypatch.setattr(_winograd, "MIN_OUTPUTS", 1)
+
+
+def test_winograd_selection_thresholds():
+    hp = {"stride": 1, "pad": 1}
+    picks = {
+        (30, 16, 16): True, (29, 16, 16): False,   # output positions: 30x30 = 900 is the least
+        (32, 15, 64): False, (32, 64, 15): False,  # channels: 16 at least, both sides
+        (32, 16, 16): True,
+    }
+    for (side, c_prev, c), expected in picks.items():
+        g = geometry(np.zeros((1, side, side, c_prev)), np.zeros((3, 3, c_prev, c)), hp)
+        assert _winograd.applicable(g) is expected, (side, c_prev, c)
+
+
+def test_winograd_agrees_with_reference_at_a_size_it_is_chosen_for(rng):
+    a_shape, w_shape, hp = (1, 30, 31, 16), (3, 3, 16, 16), {"stride": 1, "pad": 1}
+    assert _winograd.applicable(geometry(np.zeros(a_shape), np.zeros(w_shape), hp))
+    check_against_reference(rng, a_shape, w_shape, hp)
+
+
 @pytest.mark.parametrize("a_shape, w_shape, hp", WINOGRAD_CASES)
-def test_winograd_path_agrees_with_reference(rng, a_shape, w_shape, hp):
+def test_winograd_path_agrees_with_reference(rng, small_winograd, a_shape, w_shape, hp):
     A_prev = np.zeros(a_shape)
     assert _winograd.applicable(geometry(A_prev, np.zeros(w_shape), hp))
     check_against_reference(rng, a_shape, w_shape, hp)
 
 
 @pytest.mark.parametrize("channels, expected", [((7, 8), False), ((8, 7), False), ((8, 8), True)])
-def test_both_sides_of_the_channel_boundary_agree(rng, channels, expected):
+def test_both_sides_of_the_channel_boundary_agree(rng, small_winograd, channels, expected):
     c_prev, c = channels
     hp = {"stride": 1, "pad": 1}
     assert _winograd.applicable(geometry(np.zeros((1, 5, 5, c_prev)), np.zeros((3, 3, c_prev, c)), hp)) is expected
@@ -60,13 +85,13 @@ def test_both_sides_of_the_channel_boundary_agree(rng, channels, expected):
 
 @pytest.mark.parametrize("w_shape, hp", [((3, 3, 8, 8), {"stride": 2, "pad": 1}), ((3, 2, 8, 8), {"stride": 1, "pad": 1}),
                                          ((2, 2, 8, 8), {"stride": 1, "pad": 1}), ((3, 3, 8, 8), {"stride": (1, 2), "pad": 1})])
-def test_near_misses_use_im2col_and_agree(rng, w_shape, hp):
+def test_near_misses_use_im2col_and_agree(rng, small_winograd, w_shape, hp):
     assert not _winograd.applicable(geometry(np.zeros((1, 6, 6, 8)), np.zeros(w_shape), hp))
     check_against_reference(rng, (2, 6, 6, 8), w_shape, hp)
 
 
 @pytest.mark.parametrize("a_shape, w_shape, hp", [WINOGRAD_CASES[1], ((5, 6, 6, 3), (4, 4, 3, 5), {"stride": 2, "pad": "same"})])
-def test_chunked_batches_agree(rng, monkeypatch, a_shape, w_shape, hp):
+def test_chunked_batches_agree(rng, monkeypatch, small_winograd, a_shape, w_shape, hp):
     """One example per chunk, with a last chunk smaller than the others."""
     monkeypatch.setattr(_config, "CACHE_CHUNK_BYTES", 1)
     previous = cnnstep.set_workspace_limit(1)
@@ -76,7 +101,7 @@ def test_chunked_batches_agree(rng, monkeypatch, a_shape, w_shape, hp):
         cnnstep.set_workspace_limit(previous)
 
 
-def test_winograd_float32_error_is_bounded(rng):
+def test_winograd_float32_error_is_bounded(rng, small_winograd):
     """F(2x2, 3x3) transforms use 0, +-1 and +-1/2 only: float32 stays within 1e-5 of float64."""
     check_against_reference(rng, (4, 12, 12, 16), (3, 3, 16, 16), {"stride": 1, "pad": 1}, dtype=np.float32, tol=1e-5)
 
@@ -163,7 +188,8 @@ NAN_CASES = [
 @pytest.mark.parametrize("a_shape, w_shape, hp", NAN_CASES)
 @pytest.mark.parametrize("bad", [np.nan, np.inf])
 @pytest.mark.parametrize("where", [(1, 0, 0, 0), (0, 3, 4, 1), (1, -1, -1, 2)])
-def test_fast_paths_put_nan_and_inf_exactly_where_the_loops_do(rng, a_shape, w_shape, hp, bad, where):
+def test_fast_paths_put_nan_and_inf_exactly_where_the_loops_do(rng, small_winograd, a_shape, w_shape, hp, bad,
+                                                               where):
     """Transforms and banded zeros must not carry a NaN to outputs whose windows never held it."""
     A_prev, W = rng.normal(size=a_shape), rng.normal(size=w_shape)
     b = rng.normal(size=(1, 1, 1, w_shape[3]))
@@ -181,7 +207,8 @@ def test_fast_paths_put_nan_and_inf_exactly_where_the_loops_do(rng, a_shape, w_s
 
 
 @pytest.mark.parametrize("a_shape, w_shape, hp", [WINOGRAD_CASES[0], NAN_CASES[1], ((2, 7, 7, 4), (3, 3, 4, 5), {"stride": 2, "pad": 1})])
-def test_backward_without_the_input_gradient_gives_the_same_parameter_gradients(rng, a_shape, w_shape, hp):
+def test_backward_without_the_input_gradient_gives_the_same_parameter_gradients(rng, small_winograd, a_shape,
+                                                                                 w_shape, hp):
     from cnnstep.conv import backward_parts
 
     A_prev, W, b = rng.normal(size=a_shape), rng.normal(size=w_shape), rng.normal(size=(1, 1, 1, w_shape[3]))
@@ -210,7 +237,7 @@ def test_training_backward_fills_the_same_gradients_as_the_full_backward(rng):
 
 
 @pytest.mark.parametrize("threads", [1, 2, 3])
-def test_winograd_shares_of_a_chunk_over_threads_agree(rng, monkeypatch, threads):
+def test_winograd_chunks_agree_whatever_the_thread_count(rng, monkeypatch, small_winograd, threads):
     """Chunks of 3 examples split over 1-3 threads (uneven shares), a last partial chunk."""
     from cnnstep import _parallel
 
@@ -222,3 +249,18 @@ def test_winograd_shares_of_a_chunk_over_threads_agree(rng, monkeypatch, threads
         check_against_reference(rng, (7,) + a_shape[1:], w_shape, hp)
     finally:
         _parallel.set_num_threads(previous)
+
+
+@pytest.mark.parametrize("w_shape, hp, expected", [
+    ((4, 4, 4, 8), {"stride": 1, "pad": "same"}, True),     # f_w * C = 16: banded
+    ((3, 3, 6, 8), {"stride": 1, "pad": 1}, False),         # 18: im2col
+    ((3, 2, 8, 8), {"stride": (1, 2), "pad": 0}, True),     # s_w <= f_w
+    ((3, 2, 3, 8), {"stride": (1, 3), "pad": 0}, False),    # gaps between windows: im2col
+    ((3, 3, 3, 65), {"stride": 1, "pad": 1}, False),        # many filters: im2col
+])
+def test_both_sides_of_the_band_boundary_agree(rng, w_shape, hp, expected):
+    from cnnstep import _band
+
+    a_shape = (2, 9, 11, w_shape[2])
+    assert _band.applicable(geometry(np.zeros(a_shape), np.zeros(w_shape), hp)) is expected
+    check_against_reference(rng, a_shape, w_shape, hp)

@@ -29,16 +29,23 @@ from __future__ import annotations
 
 import numpy as np
 
-from cnnstep import _config, _parallel
+from cnnstep import _config
 from cnnstep._checks import ConvGeometry, Padding
 
 G = np.array([[1.0, 0.0, 0.0], [0.5, 0.5, 0.5], [0.5, -0.5, 0.5], [0.0, 0.0, 1.0]])
 
 
+# Below these sizes the transforms cost more than the multiplications they save (measured
+# against the im2col kernel on 2 cores): few channels make the 16 products thin, a small
+# image makes the transforms' per-call overhead count.
+MIN_CHANNELS = 16
+MIN_OUTPUTS = 900  # output positions per image (about 30x30)
+
+
 def applicable(g: ConvGeometry) -> bool:
-    """3x3 filters, stride 1, and channels enough for the 16 products to beat one im2col GEMM."""
+    """3x3 filters, stride 1, and enough channels and positions for Winograd to pay."""
     return (g.f_h == 3 and g.f_w == 3 and g.s_h == 1 and g.s_w == 1
-            and g.n_C_prev >= 8 and g.n_C >= 8)
+            and min(g.n_C_prev, g.n_C) >= MIN_CHANNELS and g.n_H * g.n_W >= MIN_OUTPUTS)
 
 
 def _tiles(n: int) -> int:
@@ -159,18 +166,13 @@ def gradient_transform(dZ: np.ndarray, blocks: np.ndarray, rows: np.ndarray, out
 def _chunk_examples(m: int, th: int, tw: int, C: int, K: int, itemsize: int):
     """Chunks of examples whose 4x4-domain buffers stay cache-sized (and within the workspace limit).
 
-    Each thread transforms its share of a chunk, so a chunk holds a cache-sized share per thread.
+    The transforms run in the calling thread: right after a matrix product, BLAS's own
+    worker threads still hold the other cores (they wait busily for the next product), so
+    sharing the transforms out over threads was measured to lose time, not save it.
     """
     per_example = 16 * th * tw * (C + K) * itemsize
-    budget = min(_config.workspace_limit(), _config.CACHE_CHUNK_BYTES * _parallel.num_threads())
+    budget = min(_config.workspace_limit(), _config.CACHE_CHUNK_BYTES)
     return _config.chunks(m, per_example, budget)
-
-
-def _shares(n: int) -> list:
-    """The examples 0..n-1 of a chunk cut into one contiguous share per thread."""
-    k = max(1, min(n, _parallel.num_threads()))
-    bounds = [n * i // k for i in range(k + 1)]
-    return [slice(bounds[i], bounds[i + 1]) for i in range(k)]
 
 
 def conv(A: np.ndarray, W: np.ndarray, pad: Padding, n_H: int, n_W: int, b: np.ndarray | None = None) -> np.ndarray:
@@ -190,27 +192,18 @@ def conv(A: np.ndarray, W: np.ndarray, pad: Padding, n_H: int, n_W: int, b: np.n
     Y_full = None if even else np.empty((mc, th, 2, tw, 2, K), dtype=A.dtype)
     for part in parts:
         mp = part.stop - part.start
-        A_part, Z_part = A[part], Z[part]
-
-        def transform_in(sh):  # this thread's share of the chunk's examples
-            _fill_source(S[sh], A_part[sh], pad.top, pad.left)
-            input_transform(S[sh], rows[:, sh], V[:, :, sh])
-
-        _parallel.run(transform_in, _shares(mp))
+        _fill_source(S, A[part], pad.top, pad.left)
+        input_transform(S, rows[:, :mp], V[:, :, :mp])
         Mp = M[:, : mp * th * tw]
         np.matmul(V[:, :, :mp].reshape(16, -1, C), U, out=Mp)  # xi (P c) , xi c k -> xi P k
         if b is not None:
             Mp[5] += b.reshape(K)  # M[1, 1] reaches all four outputs of a tile once: the bias
         M4 = Mp.reshape(4, 4, mp, th, tw, K)
-
-        def transform_out(sh):
-            if even:
-                output_transform(M4[:, :, sh], sums[:, :, sh], Z_part[sh].reshape(-1, th, 2, tw, 2, K))
-            else:
-                Y = output_transform(M4[:, :, sh], sums[:, :, sh], Y_full[sh])
-                Z_part[sh] = Y.reshape(-1, 2 * th, 2 * tw, K)[:, :n_H, :n_W, :]
-
-        _parallel.run(transform_out, _shares(mp))
+        if even:
+            output_transform(M4, sums[:, :, :mp], Z[part].reshape(mp, th, 2, tw, 2, K))
+        else:
+            Y = output_transform(M4, sums[:, :, :mp], Y_full[:mp])
+            Z[part] = Y.reshape(mp, 2 * th, 2 * tw, K)[:, :n_H, :n_W, :]
     return Z
 
 
@@ -231,14 +224,9 @@ def weight_gradient(dZ: np.ndarray, A: np.ndarray, pad: Padding) -> np.ndarray:
     product = np.empty((16, C, K), dtype=dZ.dtype)
     for part in parts:
         mp = part.stop - part.start
-        A_part, dZ_part = A[part], dZ[part]
-
-        def transform(sh):  # this thread's share of the chunk's examples
-            _fill_source(S[sh], A_part[sh], pad.top, pad.left)
-            input_transform(S[sh], rows[:, sh], V[:, :, sh])
-            gradient_transform(dZ_part[sh], blocks[sh], grad_rows[:, sh], dM[:, :, sh])
-
-        _parallel.run(transform, _shares(mp))
+        _fill_source(S, A[part], pad.top, pad.left)
+        input_transform(S, rows[:, :mp], V[:, :, :mp])
+        gradient_transform(dZ[part], blocks[:mp], grad_rows[:, :mp], dM[:, :, :mp])
         Vp = V[:, :, :mp].reshape(16, -1, C)
         dMp = dM[:, :, :mp].reshape(16, -1, K)
         np.matmul(Vp.transpose(0, 2, 1), dMp, out=product)  # xi c P , xi P k -> xi c k

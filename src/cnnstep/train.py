@@ -48,9 +48,9 @@ DEFAULTS = {
     "model": "default",
     "image_size": None,  # None: native size for digits and .h5 files, FOLDER_IMAGE_SIZE for image folders
     "folder_image_size": 64,
-    "epochs": 10,
+    "epochs": 30,
     "batch_size": 32,
-    "lr": 1e-3,
+    "lr": 2e-3,
     "schedule": "cosine",  # the learning rate decays along half a cosine over the run
     "augment": "shift",  # each training batch moved by up to a tenth of the image size
     "seed": 0,
@@ -63,12 +63,16 @@ AUGMENTATIONS = ("shift", "none")
 
 
 def _augmentation(name: str, shape):
-    """Sequential.fit's augment for ``--augment``: random shifts of up to a tenth of the image."""
-    if name == "none":
+    """Sequential.fit's augment for ``--augment``: random shifts of up to a tenth of the image.
+
+    A tenth, rounded down: small images (under 10 pixels a side, such as the 8x8 digits)
+    are not shifted at all -- one pixel would already move them too far.
+    """
+    max_shift = int(0.1 * min(shape[1], shape[2]))
+    if name == "none" or max_shift == 0:
         return None
     from cnnstep.data import random_shift
 
-    max_shift = max(1, round(0.1 * min(shape[1], shape[2])))
     return lambda X, rng: random_shift(X, max_shift, rng)
 INSTALL = 'pip install "cnnstep[app]"'
 FILES = {"model": "model.npz", "metrics": "metrics.json", "curves": "curves.png", "confusion": "confusion.png"}
