@@ -347,3 +347,45 @@ def gradient_shape(grad, func: str, name: str, expected: tuple, source: str) -> 
     if grad.shape != tuple(expected):
         raise ValueError(f"{func}: {name} must have shape {tuple(expected)} (implied by {source}), got shape {grad.shape}")
     return grad
+
+
+class BackwardCall(NamedTuple):
+    """A validated backward call: the upstream gradient and the forward's inputs, cast to the
+    working dtype, the geometry, and the dtype the results are returned in."""
+
+    grad: np.ndarray
+    inputs: tuple
+    geometry: object
+    out: np.dtype
+    work: np.dtype
+
+
+def conv_backward_call(dZ, cache, func: str) -> BackwardCall:
+    """Validate ``conv_backward(dZ, cache)``; inputs are (A_prev, W, b) in the working dtype."""
+    A_prev, W, b, hparameters = unpack_cache(cache, func, 4, "(A_prev, W, b, hparameters)", "conv_forward")
+    A, Wt, bt, g = conv_call(A_prev, W, b, hparameters, func)
+    dZ = gradient_shape(dZ, func, "dZ", (g.m, g.n_H, g.n_W, g.n_C), "the cache: Z's shape")
+    out = result_dtype(dZ, A, Wt, bt)
+    work = work_dtype(out)
+    cast = tuple(x.astype(work, copy=False) for x in (A, Wt, bt))
+    return BackwardCall(dZ.astype(work, copy=False), cast, g, out, work)
+
+
+def pool_backward_call(dA, cache, mode, ties, func: str) -> BackwardCall:
+    """Validate ``pool_backward(dA, cache, mode, ties)``; inputs are (A_prev,) in the working dtype."""
+    A_prev, hparameters = unpack_cache(cache, func, 2, "(A_prev, hparameters)", "pool_forward")
+    A_in, g = pool_call(A_prev, hparameters, mode, func)
+    tie_rule(ties, func)
+    dA = gradient_shape(dA, func, "dA", (g.m, g.n_H, g.n_W, g.n_C), "the cache: A's shape")
+    out = result_dtype(dA, A_in)
+    work = work_dtype(out)
+    return BackwardCall(dA.astype(work, copy=False), (A_in.astype(work, copy=False),), g, out, work)
+
+
+def positive_int(value, func: str, name: str) -> int:
+    """A positive integer (not a bool, not a float), as a Python int."""
+    if not is_int(value):
+        raise TypeError(f"{func}: {name} must be a positive integer, got {describe(value)}")
+    if value < 1:
+        raise ValueError(f"{func}: {name} must be a positive integer, got {value!r}")
+    return int(value)

@@ -145,14 +145,8 @@ def backward_parts(dZ, cache, input_gradient=True, func="conv_backward"):
     A network's first layer has no use for the gradient with respect to its input
     images; skipping it saves a large part of that layer's backward work.
     """
-    A_prev, W, b, hparameters = _checks.unpack_cache(
-        cache, func, 4, "(A_prev, W, b, hparameters)", "conv_forward")
-    A, Wt, bt, g = _checks.conv_call(A_prev, W, b, hparameters, func)
-    dZ = _checks.gradient_shape(dZ, func, "dZ", (g.m, g.n_H, g.n_W, g.n_C), "the cache: Z's shape")
-    out = _checks.result_dtype(dZ, A, Wt, bt)
-    work = _checks.work_dtype(out)
-    dZ = dZ.astype(work, copy=False)
-    dA_prev, dW = _backward(dZ, A.astype(work, copy=False), Wt.astype(work, copy=False), g, input_gradient)
+    dZ, (A, Wt, _), g, out, _ = _checks.conv_backward_call(dZ, cache, func)
+    dA_prev, dW = _backward(dZ, A, Wt, g, input_gradient)
     db = np.einsum("mhwk->k", dZ).reshape(1, 1, 1, g.n_C)
     if dA_prev is not None:
         dA_prev = dA_prev.astype(out, copy=False)

@@ -350,15 +350,9 @@ def pool_backward(dA, cache, mode="max", ties="all"):
     -------
     dA_prev : ndarray, shape (m, n_H_prev, n_W_prev, n_C)
     """
-    func = "pool_backward"
-    A_prev, hparameters = _checks.unpack_cache(cache, func, 2, "(A_prev, hparameters)", "pool_forward")
-    A_in, g = _checks.pool_call(A_prev, hparameters, mode, func)
-    _checks.tie_rule(ties, func)
-    dA = _checks.gradient_shape(dA, func, "dA", (g.m, g.n_H, g.n_W, g.n_C), "the cache: A's shape")
-    out = _checks.result_dtype(dA, A_in)
-    work = _checks.work_dtype(out)
-    dA = np.ascontiguousarray(dA, dtype=work)
-    A_in = np.ascontiguousarray(A_in, dtype=work)
+    dA, (A_in,), g, out, work = _checks.pool_backward_call(dA, cache, mode, ties, "pool_backward")
+    dA = np.ascontiguousarray(dA)
+    A_in = np.ascontiguousarray(A_in)
     dA_prev = np.empty(A_in.shape, dtype=work)  # each chunk's task fills (and zeroes) its slice
     if mode == "average":
         def task(part):

@@ -128,16 +128,8 @@ def conv_backward(dZ, cache):
     dW : ndarray, shape of W
     db : ndarray, shape of b, (1, 1, 1, n_C)
     """
-    func = "conv_backward"
-    A_prev, W, b, hparameters = _checks.unpack_cache(
-        cache, func, 4, "(A_prev, W, b, hparameters)", "conv_forward")
-    A, Wt, bt, g = _checks.conv_call(A_prev, W, b, hparameters, func)
-    dZ = _checks.gradient_shape(dZ, func, "dZ", (g.m, g.n_H, g.n_W, g.n_C), "the cache: Z's shape")
-    out = _checks.result_dtype(dZ, A, Wt, bt)
-    work = _checks.work_dtype(out)
-    dZ = dZ.astype(work, copy=False)
-    Wt = Wt.astype(work, copy=False)
-    A_prev_pad = zero_pad(A.astype(work, copy=False), g.pad.as_pairs())
+    dZ, (A, Wt, _), g, out, work = _checks.conv_backward_call(dZ, cache, "conv_backward")
+    A_prev_pad = zero_pad(A, g.pad.as_pairs())
     dA_prev_pad = np.zeros_like(A_prev_pad)
     dW = np.zeros(Wt.shape, dtype=work)
     db = np.zeros((1, 1, 1, g.n_C), dtype=work)
@@ -282,15 +274,7 @@ def pool_backward(dA, cache, mode="max", ties="all"):
     -------
     dA_prev : ndarray, shape of A_prev
     """
-    func = "pool_backward"
-    A_prev, hparameters = _checks.unpack_cache(cache, func, 2, "(A_prev, hparameters)", "pool_forward")
-    A_in, g = _checks.pool_call(A_prev, hparameters, mode, func)
-    _checks.tie_rule(ties, func)
-    dA = _checks.gradient_shape(dA, func, "dA", (g.m, g.n_H, g.n_W, g.n_C), "the cache: A's shape")
-    out = _checks.result_dtype(dA, A_in)
-    work = _checks.work_dtype(out)
-    dA = dA.astype(work, copy=False)
-    A_in = A_in.astype(work, copy=False)
+    dA, (A_in,), g, out, work = _checks.pool_backward_call(dA, cache, mode, ties, "pool_backward")
     dA_prev = np.zeros(A_in.shape, dtype=work)
     for i in range(g.m):
         for h in range(g.n_H):

@@ -81,12 +81,7 @@ FILES = {"model": "model.npz", "metrics": "metrics.json", "curves": "curves.png"
 # --------------------------------------------------------------------------- argument checks
 
 
-def _positive_int(value, func: str, name: str) -> int:
-    if not _checks.is_int(value):
-        raise TypeError(f"{func}: {name} must be a positive integer, got {_checks.describe(value)}")
-    if value < 1:
-        raise ValueError(f"{func}: {name} must be a positive integer, got {value!r}")
-    return int(value)
+_positive_int = _checks.positive_int
 
 
 def _positive_float(value, func: str, name: str) -> float:

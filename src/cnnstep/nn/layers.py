@@ -33,13 +33,7 @@ INITS = ("he", "glorot")
 # --------------------------------------------------------------------------- argument checks
 
 
-def positive_int(value, func: str, name: str) -> int:
-    """A positive integer (not a bool, not a float), as a Python int."""
-    if not _checks.is_int(value):
-        raise TypeError(f"{func}: {name} must be a positive integer, got {_checks.describe(value)}")
-    if value < 1:
-        raise ValueError(f"{func}: {name} must be a positive integer, got {value!r}")
-    return int(value)
+positive_int = _checks.positive_int
 
 
 def example_shape(shape, func: str, name: str = "input_shape", ndim: int | None = None) -> tuple:
