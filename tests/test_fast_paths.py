@@ -124,6 +124,7 @@ def test_pooling_chunks_and_threads_agree_with_reference(rng, monkeypatch, shape
     from cnnstep import _parallel
 
     monkeypatch.setattr(_config, "POOL_CHUNK_BYTES", 1)
+    monkeypatch.setattr(_parallel, "MIN_PARALLEL_SIZE", 0)  # small arrays too
     previous = _parallel.set_num_threads(threads)
     try:
         A_prev = np.maximum(rng.normal(size=shape), 0)  # ties at zero
@@ -172,6 +173,7 @@ def test_an_error_in_one_part_reaches_the_caller():
 
     previous = _parallel.set_num_threads(2)
     try:
+        assert _parallel.run(lambda x: x, range(4), size=10) == [0, 1, 2, 3]  # small work: serial, same result
         with pytest.raises(ZeroDivisionError, match="part 5"):
             _parallel.run(task, range(8))
     finally:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from cnnstep import _config, _parallel
+from cnnstep import _config
 from cnnstep._checks import ConvGeometry, Padding
 
 
@@ -45,15 +45,8 @@ def im2col(A_pad: np.ndarray, g: ConvGeometry) -> np.ndarray:
 def _parts(g: ConvGeometry, itemsize: int):
     """Chunks of examples whose window matrices (and their gradient) stay cache-sized."""
     per_example = 2 * g.n_H * g.n_W * g.f_h * g.f_w * g.n_C_prev * itemsize
-    budget = min(_config.workspace_limit(), _config.CACHE_CHUNK_BYTES * _parallel.num_threads())
+    budget = min(_config.workspace_limit(), 2 * _config.CACHE_CHUNK_BYTES)
     return _config.chunks(g.m, per_example, budget)
-
-
-def _shares(n: int) -> list:
-    """Examples 0..n-1 of a chunk, one contiguous share per thread."""
-    k = max(1, min(n, _parallel.num_threads()))
-    bounds = [n * i // k for i in range(k + 1)]
-    return [slice(bounds[i], bounds[i + 1]) for i in range(k)]
 
 
 def _framed(A: np.ndarray, g: ConvGeometry) -> np.ndarray:
@@ -61,13 +54,12 @@ def _framed(A: np.ndarray, g: ConvGeometry) -> np.ndarray:
 
 
 def _fill_cols(A_part: np.ndarray, g: ConvGeometry, cols: np.ndarray) -> np.ndarray:
-    """cols (mp * n_H * n_W, K) <- the windows of the chunk A_part, each thread its share."""
-    cols6 = cols.reshape(-1, g.n_H, g.n_W, g.f_h, g.f_w, g.n_C_prev)
+    """cols (mp * n_H * n_W, K) <- the windows of the chunk A_part.
 
-    def share(sh):
-        np.copyto(cols6[sh], windows(_framed(A_part[sh], g), g))
-
-    _parallel.run(share, _shares(A_part.shape[0]))
+    One thread: right after a matrix product BLAS's worker threads still hold the other
+    cores, and sharing the copy out was measured to gain nothing.
+    """
+    np.copyto(cols.reshape(-1, g.n_H, g.n_W, g.f_h, g.f_w, g.n_C_prev), windows(_framed(A_part, g), g))
     return cols
 
 
@@ -134,33 +126,25 @@ def conv_backward(dZ: np.ndarray, A: np.ndarray, W: np.ndarray, g: ConvGeometry,
 
 
 class _InputGradient:
-    """dA_prev, assembled chunk by chunk from window-row gradients, each thread its share.
+    """dA_prev, assembled chunk by chunk from window-row gradients.
 
-    Each share accumulates into a zeroed padded frame of its own (reused from chunk to
-    chunk) and copies the frame's interior out.
+    Each chunk accumulates into a zeroed padded frame (reused from chunk to chunk, so no
+    fresh memory is touched) and copies the frame's interior out.
     """
 
     def __init__(self, g: ConvGeometry, parts, dtype):
         self.g = g
         self.dA = np.empty((g.m, g.n_H_prev, g.n_W_prev, g.n_C_prev), dtype=dtype)
         p = g.pad
-        largest = _shares(parts[0].stop - parts[0].start)
         shape = (g.n_H_prev + p.top + p.bottom, g.n_W_prev + p.left + p.right, g.n_C_prev)
-        self.frames = [np.empty((sh.stop - sh.start,) + shape, dtype=dtype) for sh in largest]
+        self.frame = np.empty((parts[0].stop - parts[0].start,) + shape, dtype=dtype)
 
     def add(self, part: slice, dcols: np.ndarray) -> None:
         g, p = self.g, self.g.pad
-        per_example = g.n_H * g.n_W
-        dA_part = self.dA[part]
-
-        def share(k_sh):
-            k, sh = k_sh
-            grad = self.frames[k][: sh.stop - sh.start]
-            grad[...] = 0
-            _col2im(dcols[sh.start * per_example : sh.stop * per_example], g, grad)
-            dA_part[sh] = grad[:, p.top : p.top + g.n_H_prev, p.left : p.left + g.n_W_prev, :]
-
-        _parallel.run(share, list(enumerate(_shares(part.stop - part.start))))
+        grad = self.frame[: part.stop - part.start]
+        grad[...] = 0
+        _col2im(dcols, g, grad)
+        self.dA[part] = grad[:, p.top : p.top + g.n_H_prev, p.left : p.left + g.n_W_prev, :]
 
 
 def input_gradient(dZ: np.ndarray, W: np.ndarray, g: ConvGeometry) -> np.ndarray:

@@ -82,15 +82,23 @@ def _run_group(task, parts) -> list:
         _local.inside = False
 
 
-def run(task, parts) -> list:
+# Below this many numbers of work, handing parts to another thread costs more than it saves
+# (and on a busy machine the other thread may wait for a core).
+MIN_PARALLEL_SIZE = 1 << 20
+
+
+def run(task, parts, size: int | None = None) -> list:
     """``[task(part) for part in parts]``, the parts shared out over the threads.
 
     Parts are split into contiguous groups, one per thread; the caller's thread runs the
     first group. Results come back in the order of ``parts``. A task started from inside
-    another task runs serially (no nested pools).
+    another task runs serially (no nested pools), and so does work of fewer than
+    ``MIN_PARALLEL_SIZE`` numbers when ``size`` (the work's size) is given.
     """
     parts = list(parts)
     threads = min(_threads, len(parts))
+    if size is not None and size < MIN_PARALLEL_SIZE:
+        threads = 1
     if threads <= 1 or getattr(_local, "inside", False):
         return [task(part) for part in parts]
     size, extra = divmod(len(parts), threads)

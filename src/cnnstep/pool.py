@@ -324,7 +324,7 @@ def pool_forward(A_prev, hparameters, mode="max"):
     A_in = np.ascontiguousarray(A_in, dtype=_checks.work_dtype(out))
     A = np.empty((g.m, g.n_H, g.n_W, g.n_C), dtype=A_in.dtype)
     chunk = _max_chunk if mode == "max" else _average_chunk
-    _parallel.run(lambda part: chunk(A_in[part], g, A[part]), _parts(g, A_in.dtype.itemsize))
+    _parallel.run(lambda part: chunk(A_in[part], g, A[part]), _parts(g, A_in.dtype.itemsize), A_in.size)
     return A.astype(out, copy=False), (A_prev, hparameters)
 
 
@@ -360,5 +360,5 @@ def pool_backward(dA, cache, mode="max", ties="all"):
     else:
         def task(part):
             _max_backward_chunk(dA[part], A_in[part], g, ties, dA_prev[part])
-    _parallel.run(task, _parts(g, work.itemsize))
+    _parallel.run(task, _parts(g, work.itemsize), A_in.size)
     return dA_prev.astype(out, copy=False)
