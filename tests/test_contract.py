@@ -50,15 +50,50 @@ def test_no_input_is_modified_and_outputs_are_new_arrays(rng, impl):
     assert hp == hp_before and pool_hp == {"f": 2, "stride": 2}
 
 
-@pytest.mark.parametrize("impl", IMPLS)
-def test_read_only_inputs_are_accepted(rng, impl):
-    A_prev, W, b = rng.normal(size=(1, 5, 5, 2)), rng.normal(size=(2, 2, 2, 3)), rng.normal(size=(1, 1, 1, 3))
-    for x in (A_prev, W, b):
+@pytest.mark.parametrize("a_shape, w_shape", [((1, 5, 5, 2), (2, 2, 2, 3)),      # banded
+                                               ((1, 6, 6, 9), (3, 3, 9, 4)),      # im2col
+                                               ((1, 30, 30, 16), (3, 3, 16, 16))])  # Winograd
+def test_read_only_and_non_contiguous_inputs_give_the_same_results(rng, a_shape, w_shape):
+    A_prev, W, b = rng.normal(size=a_shape), rng.normal(size=w_shape), rng.normal(size=(1, 1, 1, w_shape[3]))
+    hp, pool_hp = {"stride": 1, "pad": 1}, {"f": 3, "stride": 1}
+    Z, cache = cnnstep.conv_forward(A_prev, W, b, hp)
+    dZ = rng.normal(size=Z.shape)
+    expected = (Z, *cnnstep.conv_backward(dZ, cache))
+    A, pc = cnnstep.pool_forward(A_prev, pool_hp)
+    dA = rng.normal(size=A.shape)
+    expected_pool = (A, cnnstep.pool_backward(dA, pc))
+    frozen = [x.copy() for x in (A_prev, W, b, dZ, dA)]
+    for x in frozen:
         x.flags.writeable = False
-    Z, cache = impl.conv_forward(A_prev, W, b, {"stride": 1, "pad": 1})
-    impl.conv_backward(np.ones_like(Z), cache)
-    A, pc = impl.pool_forward(A_prev, {"f": 3, "stride": 1})
-    impl.pool_backward(np.ones_like(A), pc)
+    strided = [np.asfortranarray(x) for x in (A_prev, W, b, dZ, dA)]  # same values, other memory order
+    for A_x, W_x, b_x, dZ_x, dA_x in (frozen, strided):
+        Z2, cache2 = cnnstep.conv_forward(A_x, W_x, b_x, hp)
+        for got, want in zip((Z2, *cnnstep.conv_backward(dZ_x, cache2)), expected):
+            np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
+        A2, pc2 = cnnstep.pool_forward(A_x, pool_hp)
+        np.testing.assert_array_equal(A2, expected_pool[0])
+        np.testing.assert_array_equal(cnnstep.pool_backward(dA_x, pc2), expected_pool[1])
+
+
+def test_large_finite_data_raises_no_warnings():
+    """The non-finite check of the fast kernels must not warn on large but finite data."""
+    import warnings
+
+    A_prev = np.full((1, 30, 30, 16), 1e300)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        Z, cache = cnnstep.conv_forward(A_prev, np.full((3, 3, 16, 16), 1e-10), np.zeros((1, 1, 1, 16)),
+                                        {"stride": 1, "pad": 1})
+    assert np.isfinite(Z).all()
+
+
+@pytest.mark.parametrize("impl", IMPLS)
+def test_a_python_number_as_bias_keeps_the_slices_float_type(impl):
+    a = np.ones((2, 2, 1), dtype=np.float32)
+    assert type(impl.conv_single_step(a, a, 0.5)) is np.float32
+    assert type(impl.conv_single_step(a, a, 1)) is np.float32
+    assert type(impl.conv_single_step(a, a, np.float64(0.5))) is np.float64  # a NumPy float64 is not weak
+    assert impl.conv_single_step(a, a, 0.5) == np.float32(4.5)
 
 
 @pytest.mark.parametrize("impl", IMPLS)

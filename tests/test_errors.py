@@ -1,6 +1,8 @@
 """Every promised error: the right type, raised before any compute, naming function, argument,
 what was received and what was expected."""
 
+import functools
+
 import numpy as np
 import pytest
 
@@ -16,10 +18,12 @@ HP = {"stride": 1, "pad": 1}
 POOL_HP = {"f": 2, "stride": 2}
 
 
+@functools.cache
 def conv_cache():
     return cnnstep.conv_forward(A, W, B, HP)
 
 
+@functools.cache
 def pool_cache():
     return cnnstep.pool_forward(A, POOL_HP)
 
@@ -148,16 +152,22 @@ def test_error_message(impl, name, call, error, message):
         call(impl)
 
 
-def test_errors_are_raised_before_any_compute(monkeypatch):
-    """Validation happens first: a bad hyperparameter never reaches the kernels."""
-    from cnnstep import _im2col
+@pytest.mark.parametrize("name, call, error, message", CASES, ids=[c[0] for c in CASES])
+def test_errors_are_raised_before_any_compute(monkeypatch, name, call, error, message):
+    """Validation happens first: a bad input never reaches a kernel (every kernel entry is trapped)."""
+    from cnnstep import conv, pool
+
+    conv_cache(), pool_cache()  # made (and kept) before the traps are set
 
     def boom(*args, **kwargs):
         raise AssertionError("kernel reached")
 
-    monkeypatch.setattr(_im2col, "conv_forward", boom)
-    with pytest.raises(ValueError, match="window larger"):
-        cnnstep.conv_forward(np.ones((1, 2, 2, 3)), W, B, {"stride": 1, "pad": 0})
+    for module, names in ((conv, ("_forward", "_backward")),
+                          (pool, ("_max_chunk", "_average_chunk", "_max_backward_chunk", "_average_backward_chunk"))):
+        for attr in names:
+            monkeypatch.setattr(module, attr, boom)
+    with pytest.raises(error, match=message):
+        call(cnnstep)
 
 
 def test_nothing_fails_later_with_a_numpy_error_on_odd_shapes():

@@ -5,6 +5,8 @@ convolutions with enough channels, im2col otherwise; reshapes for tiled pooling)
 tests pin the configurations that select each one, the edges between them, and chunking.
 """
 
+import threading
+
 import numpy as np
 import pytest
 
@@ -158,9 +160,14 @@ def test_thread_count_setting():
         assert _parallel.run(lambda x: x * x, range(7)) == [x * x for x in range(7)]
     finally:
         cnnstep.set_num_threads(previous)
-    for bad in (0, -1, 1.5, True, "2"):
-        with pytest.raises(ValueError, match="set_num_threads: n must be a positive integer"):
+    for bad, error in ((0, ValueError), (-1, ValueError), (1.5, TypeError), (True, TypeError), ("2", TypeError)):
+        with pytest.raises(error, match="set_num_threads: n must be a positive integer"):
             cnnstep.set_num_threads(bad)
+    previous = cnnstep.set_num_threads(np.int64(3))
+    try:
+        assert cnnstep.num_threads() == 3
+    finally:
+        cnnstep.set_num_threads(previous)
 
 
 def test_an_error_in_one_part_reaches_the_caller():
@@ -173,7 +180,10 @@ def test_an_error_in_one_part_reaches_the_caller():
 
     previous = _parallel.set_num_threads(2)
     try:
-        assert _parallel.run(lambda x: x, range(4), size=10) == [0, 1, 2, 3]  # small work: serial, same result
+        caller = threading.get_ident()
+        assert _parallel.run(lambda x: threading.get_ident(), range(4), size=10) == [caller] * 4  # small: serial
+        idents = _parallel.run(lambda x: threading.get_ident(), range(4), size=1 << 30)
+        assert idents[:2] == [caller] * 2 and idents[2] == idents[3] != caller  # large: two threads, in order
         with pytest.raises(ZeroDivisionError, match="part 5"):
             _parallel.run(task, range(8))
     finally:
@@ -238,19 +248,12 @@ def test_training_backward_fills_the_same_gradients_as_the_full_backward(rng):
         np.testing.assert_allclose(grad, expected, rtol=1e-12, atol=1e-12, err_msg=key)
 
 
-@pytest.mark.parametrize("threads", [1, 2, 3])
-def test_winograd_chunks_agree_whatever_the_thread_count(rng, monkeypatch, small_winograd, threads):
-    """Chunks of 3 examples split over 1-3 threads (uneven shares), a last partial chunk."""
-    from cnnstep import _parallel
-
+def test_winograd_chunks_of_several_examples_agree(rng, monkeypatch, small_winograd):
+    """Chunks of 3 examples, and a last chunk of 1."""
     a_shape, w_shape, hp = WINOGRAD_CASES[1]
     per_example = 16 * 4 * 3 * (8 + 9) * 8  # tiles of a 7x5 output, float64
-    monkeypatch.setattr(_config, "CACHE_CHUNK_BYTES", 3 * per_example // threads + 1)
-    previous = _parallel.set_num_threads(threads)
-    try:
-        check_against_reference(rng, (7,) + a_shape[1:], w_shape, hp)
-    finally:
-        _parallel.set_num_threads(previous)
+    monkeypatch.setattr(_config, "CACHE_CHUNK_BYTES", 3 * per_example + 1)
+    check_against_reference(rng, (7,) + a_shape[1:], w_shape, hp)
 
 
 @pytest.mark.parametrize("w_shape, hp, expected", [

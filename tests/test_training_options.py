@@ -32,7 +32,7 @@ def test_random_shift_of_zero_is_a_copy(rng):
 @pytest.mark.parametrize("args, error, match", [
     ((np.ones((2, 4, 4)), 1, np.random.default_rng()), ValueError, "random_shift: X must be a 4-D array"),
     ((np.ones((2, 4, 4, 1)), -1, np.random.default_rng()), ValueError, "random_shift: max_shift must be an integer >= 0"),
-    ((np.ones((2, 4, 4, 1)), 1.5, np.random.default_rng()), ValueError, "random_shift: max_shift"),
+    ((np.ones((2, 4, 4, 1)), 1.5, np.random.default_rng()), TypeError, "random_shift: max_shift"),
     ((np.ones((2, 4, 4, 1)), 1, 7), TypeError, "random_shift: rng must be a numpy.random.Generator"),
 ])
 def test_random_shift_errors(args, error, match):

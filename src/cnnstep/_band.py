@@ -26,10 +26,11 @@ from cnnstep._checks import ConvGeometry
 
 
 def applicable(g: ConvGeometry) -> bool:
-    """Few input channels per window row (at most 16 numbers), no gaps between windows (s_w <= f_w).
+    """Few input channels per window row (at most 16 numbers), no gaps between windows
+    (s_w <= f_w), at most 64 filters (the banded product's width grows with them).
 
-    The threshold was measured against the im2col kernel: an RGB image under a 3x3 or 4x4
-    filter gains 1.4x; with 8 channels im2col's own copies are long enough to win.
+    The thresholds were measured against the im2col kernel: an RGB image under a 3x3 or
+    4x4 filter gains 1.4x; with 8 channels im2col's own copies are long enough to win.
     """
     return g.f_w * g.n_C_prev <= 16 and g.s_w <= g.f_w and g.n_C <= 64
 

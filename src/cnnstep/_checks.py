@@ -5,10 +5,10 @@ that a mistake surfaces as one ``ValueError`` (a wrong value or shape) or ``Type
 (a wrong type) whose message names the function, the argument, what was received and
 what was expected -- never as an obscure NumPy broadcasting or index error later on.
 
-Hyperparameters are normalised into small named tuples:
-
-* strides and pooling windows become ``(s_h, s_w)`` / ``(f_h, f_w)``;
-* every accepted padding form becomes ``((top, bottom), (left, right))``.
+Hyperparameters are normalised: strides and pooling windows become ``(s_h, s_w)`` /
+``(f_h, f_w)`` tuples, and every accepted padding form becomes a :class:`Padding`
+``(top, bottom, left, right)``; a call's whole geometry is a :class:`ConvGeometry` or
+:class:`PoolGeometry`.
 
 Output sizes use floor division, as PyTorch and Keras 'valid' do::
 
@@ -130,8 +130,12 @@ def nonempty_dims(arr: np.ndarray, func: str, name: str, layout: str, skip_first
                          + (" (only the batch size m may be 0)" if skip_first else ""))
 
 
-def result_dtype(*arrays: np.ndarray) -> np.dtype:
-    """The dtype of the outputs: NumPy's promotion of the inputs, integers computed in float64."""
+def result_dtype(*arrays) -> np.dtype:
+    """The dtype of the outputs: NumPy's promotion of the inputs, integers computed in float64.
+
+    Python numbers count as NumPy 2 counts them (weakly): a float32 slice plus a bias of 0.5
+    stays float32.
+    """
     dtype = np.result_type(*arrays)
     if dtype.kind != "f":
         return np.dtype(np.float64)

@@ -43,8 +43,9 @@ def set_workspace_limit(nbytes: int) -> int:
     least one example is always processed at a time whatever the budget.
     """
     global _workspace_bytes
-    if isinstance(nbytes, bool) or not isinstance(nbytes, int) or nbytes < 1:
-        raise ValueError(f"set_workspace_limit: nbytes must be a positive integer number of bytes, got {nbytes!r}")
+    from cnnstep._checks import positive_int
+
+    nbytes = positive_int(nbytes, "set_workspace_limit", "nbytes")
     previous, _workspace_bytes = _workspace_bytes, nbytes
     return previous
 

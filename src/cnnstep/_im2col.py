@@ -3,7 +3,7 @@
 Inputs here are already validated and cast to the working dtype. Notation::
 
     A_pad  (m, H_p, W_p, C)          the zero-padded input
-    cols   (m, n_H, n_W, f_h, f_w, C) every window, one row of K = f_h*f_w*C per output
+    cols   (m * n_H * n_W, K)         every window, one row of K = f_h*f_w*C per output
     W2     (K, n_C)                   the filters as a matrix (W's memory, reshaped)
 """
 
@@ -32,14 +32,6 @@ def windows(A_pad: np.ndarray, g: ConvGeometry) -> np.ndarray:
         strides=(sm, sh * g.s_h, sw * g.s_w, sh, sw, sc),
         writeable=False,
     )
-
-
-def im2col(A_pad: np.ndarray, g: ConvGeometry) -> np.ndarray:
-    """The window matrix, shape (m * n_H * n_W, f_h * f_w * C), C-contiguous."""
-    m = A_pad.shape[0]
-    cols = np.empty((m, g.n_H, g.n_W, g.f_h, g.f_w, A_pad.shape[3]), dtype=A_pad.dtype)
-    np.copyto(cols, windows(A_pad, g))
-    return cols.reshape(m * g.n_H * g.n_W, g.f_h * g.f_w * A_pad.shape[3])
 
 
 def _parts(g: ConvGeometry, itemsize: int):

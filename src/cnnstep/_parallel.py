@@ -1,11 +1,11 @@
 """Run independent pieces of a kernel on several threads.
 
-The memory-bound passes of the kernels (pooling, Winograd transforms, window copies)
-run one NumPy call at a time on one core; NumPy releases the GIL inside those calls, so
-splitting a batch into parts handled by different threads uses every core, as BLAS
-already does for the matrix products. Each part writes its own slice of the output, and
-partial sums are combined in a fixed order, so results do not depend on the thread
-count or on scheduling.
+Pooling is a series of memory-bound NumPy passes; NumPy releases the GIL inside them,
+so a large batch split into parts handled by different threads uses every core (the
+convolutions leave threading to BLAS: right after a matrix product BLAS's own workers
+still hold the other cores, and extra threads there were measured to lose time). Each
+part writes its own slice of the output, so results do not depend on the thread count
+or on scheduling.
 
 The number of threads defaults to the processors this process may run on; set it with
 :func:`set_num_threads` or the environment variable ``CNNSTEP_NUM_THREADS`` (read at
@@ -52,26 +52,29 @@ def num_threads() -> int:
 
 
 def set_num_threads(n: int) -> int:
-    """Set how many threads the kernels use (1 = the caller's thread only); return the previous.
+    """Set how many threads pooling uses (1 = the caller's thread only); return the previous.
 
     Matrix products run on BLAS's own threads, which this does not change.
     """
     global _threads
-    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-        raise ValueError(f"set_num_threads: n must be a positive integer, got {n!r}")
+    from cnnstep._checks import positive_int
+
+    n = positive_int(n, "set_num_threads", "n")
     previous, _threads = _threads, n
     return previous
 
 
-def _executor(workers: int) -> ThreadPoolExecutor:
+def _submit(workers: int, fn, *args):
+    """Submit to the shared pool, grown to ``workers`` threads if needed (under one lock, so a
+    pool is never shut down while another caller submits to it)."""
     global _pool, _pool_size
     with _lock:
         if _pool is None or _pool_size < workers:
             if _pool is not None:
-                _pool.shutdown(wait=True)
+                _pool.shutdown(wait=False)  # its queued work still runs
             _pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="cnnstep")
             _pool_size = workers
-        return _pool
+        return _pool.submit(fn, *args)
 
 
 def _run_group(task, parts) -> list:
@@ -101,14 +104,13 @@ def run(task, parts, size: int | None = None) -> list:
         threads = 1
     if threads <= 1 or getattr(_local, "inside", False):
         return [task(part) for part in parts]
-    size, extra = divmod(len(parts), threads)
+    per_group, extra = divmod(len(parts), threads)
     groups, start = [], 0
     for k in range(threads):
-        stop = start + size + (1 if k < extra else 0)
+        stop = start + per_group + (1 if k < extra else 0)
         groups.append(parts[start:stop])
         start = stop
-    pool = _executor(threads - 1)
-    futures = [pool.submit(_run_group, task, group) for group in groups[1:]]
+    futures = [_submit(threads - 1, _run_group, task, group) for group in groups[1:]]
     try:
         results = _run_group(task, groups[0])
     finally:

@@ -176,6 +176,8 @@ def _cmd_gradcheck(args) -> int:
 
     if not args.tol > 0:
         raise ValueError(f"--tol must be a positive number, got {args.tol}")
+    if args.seed < 0:
+        raise ValueError(f"--seed must be an integer >= 0, got {args.seed}")
     failed = _report_checks("blocks", check_blocks(seed=args.seed, tol=args.tol), args.tol)
     failed += _report_checks("layers", check_layers(seed=args.seed, tol=args.tol), args.tol)
     return 1 if failed else 0

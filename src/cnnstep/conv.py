@@ -2,7 +2,9 @@
 
 Same names, arguments, shapes and caches as :mod:`cnnstep.reference` (the loops that
 read like the exercise); here the work is done by a few large matrix products instead of
-one Python call per output value. See :mod:`cnnstep._im2col` for the kernels.
+one Python call per output value. Each call picks the fastest exact kernel for its
+geometry: :mod:`cnnstep._winograd` (3x3, stride 1, many channels, larger images),
+:mod:`cnnstep._band` (few input channels) or :mod:`cnnstep._im2col` (everything else).
 """
 
 from __future__ import annotations
@@ -69,8 +71,13 @@ def conv_forward(A_prev, W, b, hparameters):
 
 
 def _finite(*arrays) -> bool:
-    """True when no array holds NaN or +-inf (a sum is NaN/inf if any term is; overflow errs safe)."""
-    return all(bool(np.isfinite(np.sum(x))) for x in arrays)
+    """True when no array holds NaN or +-inf.
+
+    A sum is NaN or infinite when any term is (one pass, no temporary); a sum that
+    overflows on finite data errs on the safe side (the direct product runs again).
+    """
+    with np.errstate(over="ignore", invalid="ignore"):
+        return all(bool(np.isfinite(np.sum(x))) for x in arrays)
 
 
 def _forward(A, W, b, g):
@@ -94,7 +101,7 @@ def _forward(A, W, b, g):
 def _backward(dZ, A, W, g, input_gradient=True):
     """(dA_prev or None, dW); as in :func:`_forward`, non-finite results are redone directly."""
     if not (_winograd.applicable(g) or _band.applicable(g)):
-        return _direct_backward(dZ, A, W, g, input_gradient)
+        return _im2col.conv_backward(dZ, A, W, g, input_gradient)
     with np.errstate(invalid="ignore", over="ignore"):
         if not _winograd.applicable(g):
             dA, dW = _band.conv_backward(dZ, A, W, g, input_gradient)
@@ -108,10 +115,6 @@ def _backward(dZ, A, W, g, input_gradient=True):
                 dA = _im2col.input_gradient(dZ, W, g)
     if _finite(dW) and (dA is None or _finite(dA)):
         return dA, dW
-    return _direct_backward(dZ, A, W, g, input_gradient)
-
-
-def _direct_backward(dZ, A, W, g, input_gradient):
     return _im2col.conv_backward(dZ, A, W, g, input_gradient)
 
 

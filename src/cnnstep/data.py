@@ -782,8 +782,10 @@ def random_shift(X: np.ndarray, max_shift: int, rng: np.random.Generator) -> np.
     """
     func = "random_shift"
     X = _checks.ranked_array(X, func, "X", 4, "(m, n_H, n_W, n_C)")
-    if not _checks.is_int(max_shift) or max_shift < 0:
-        raise ValueError(f"{func}: max_shift must be an integer >= 0, got {_describe(max_shift)}")
+    if not _checks.is_int(max_shift):
+        raise TypeError(f"{func}: max_shift must be an integer >= 0, got {_describe(max_shift)}")
+    if max_shift < 0:
+        raise ValueError(f"{func}: max_shift must be an integer >= 0, got {max_shift!r}")
     if not isinstance(rng, np.random.Generator):
         raise TypeError(f"{func}: rng must be a numpy.random.Generator, got {_describe(rng)}")
     k = int(max_shift)

@@ -193,6 +193,11 @@ def run(out=DEFAULT_OUT, log: Callable = print, draw: bool = True) -> list[str]:
     """
     if not isinstance(out, (str, os.PathLike)) or (isinstance(out, str) and not out):
         raise TypeError(f"demo.run: out must be a folder path (str or pathlib.Path), got {out!r}")
+    if draw:  # a folder that cannot be made fails now, not after the walkthrough
+        try:
+            Path(out).mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise OSError(f"demo.run: cannot create the figures' folder {str(out)!r}: {exc.strerror or exc}") from None
     rng = np.random.default_rng(SEED)
     log(f"cnnstep {cnnstep.__version__}: the eight blocks on inputs from np.random.default_rng({SEED})")
     x, x_pad = zero_pad_step(rng, log)

@@ -61,6 +61,7 @@ def conv_single_step(a_slice_prev, W, b):
     Z : np.float64 for float64 (or integer) input, the input's float type otherwise
     """
     func = "conv_single_step"
+    bias = b
     a_slice_prev = _checks.ranked_array(a_slice_prev, func, "a_slice_prev", 3, "(f_h, f_w, n_C_prev)")
     W = _checks.real_array(W, func, "W")
     b = _checks.real_array(b, func, "b")
@@ -68,7 +69,8 @@ def conv_single_step(a_slice_prev, W, b):
         raise ValueError(f"{func}: W must have the shape of a_slice_prev {a_slice_prev.shape}, got shape {W.shape}")
     if b.size != 1:
         raise ValueError(f"{func}: b must hold exactly one number (e.g. shape (1, 1, 1)), got shape {b.shape}")
-    out = _checks.result_dtype(a_slice_prev, W, b)
+    # a Python number as bias stays weak in the promotion (float32 slices give float32)
+    out = _checks.result_dtype(a_slice_prev, W, bias if type(bias) in (int, float) else b)
     work = _checks.work_dtype(out)
     s = np.multiply(a_slice_prev.astype(work, copy=False), W.astype(work, copy=False))
     Z = np.sum(s)
