@@ -314,7 +314,7 @@ def pool_call(A_prev, hparameters, mode, func: str):
             f"holds a real cell: got padding top/bottom {pad.top}/{pad.bottom}, left/right "
             f"{pad.left}/{pad.right} for a {f_h}x{f_w} window"
         )
-    window_fits(func, f'the window hparameters["f"]', n_H_prev, n_W_prev, pad, f_h, f_w, "A_prev")
+    window_fits(func, 'the window hparameters["f"]', n_H_prev, n_W_prev, pad, f_h, f_w, "A_prev")
     n_H = output_size(n_H_prev, pad.top, pad.bottom, f_h, s_h)
     n_W = output_size(n_W_prev, pad.left, pad.right, f_w, s_w)
     return A_prev, PoolGeometry(m, n_H_prev, n_W_prev, n_C, f_h, f_w, s_h, s_w, pad, n_H, n_W)
@@ -392,4 +392,23 @@ def positive_int(value, func: str, name: str) -> int:
         raise TypeError(f"{func}: {name} must be a positive integer, got {describe(value)}")
     if value < 1:
         raise ValueError(f"{func}: {name} must be a positive integer, got {value!r}")
+    return int(value)
+
+
+def fraction(value, func: str, name: str) -> float:
+    """A number strictly between 0 and 1 (a share of the data)."""
+    expected = "a number strictly between 0 and 1, e.g. 0.2"
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise TypeError(f"{func}: {name} must be {expected}, got {describe(value)}")
+    if not 0 < value < 1:
+        raise ValueError(f"{func}: {name} must be {expected}, got {value!r}")
+    return float(value)
+
+
+def seed(value, func: str) -> int:
+    """A non-negative integer seed."""
+    if not is_int(value):
+        raise TypeError(f"{func}: seed must be a non-negative integer, got {describe(value)}")
+    if value < 0:
+        raise ValueError(f"{func}: seed must be a non-negative integer, got {value!r}")
     return int(value)

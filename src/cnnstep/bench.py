@@ -443,7 +443,7 @@ def _gflops(g, dtype: str, times: dict, rounds: int, repeat: int, pause: float) 
     X = rng.standard_normal((M, K), dtype=np.dtype(dtype))
     Y = rng.standard_normal((K, N), dtype=np.dtype(dtype))
     out = np.empty((M, N), dtype=np.dtype(dtype))
-    matmul = _stats(_measure({"matmul": _Op(_nothing, lambda _: np.matmul(X, Y, out=out))},
+    matmul = _stats(_measure({"matmul": _Op(_nothing, lambda _, X=X, Y=Y, out=out: np.matmul(X, Y, out=out))},
                              rounds, repeat, pause)["matmul"])
     del X, Y, out
 
@@ -527,9 +527,10 @@ def _memory_probe(spec: dict) -> dict:
         if torch is None:
             tracemalloc.start()
             baseline = tracemalloc.get_traced_memory()[0]
-            out = op.call(prepared)
+            out = op.call(prepared)  # held until the peak is read: the outputs count
             peak = tracemalloc.get_traced_memory()[1]
             tracemalloc.stop()
+            del out
             return {"mib": (peak - baseline) / 2**20, "method": "tracemalloc"}
         return {"mib": NA, "method": NA}
 

@@ -628,21 +628,10 @@ def _native_only(image_size: int | None, what: str, func: str) -> None:
 
 
 def _fraction(test_fraction, func: str) -> float:
-    expected = "a number strictly between 0 and 1, e.g. 0.2"
-    if isinstance(test_fraction, (bool, np.bool_)) or not isinstance(test_fraction, (int, float, np.integer,
-                                                                                     np.floating)):
-        raise TypeError(f"{func}: test_fraction must be {expected}, got {_describe(test_fraction)}")
-    if not 0 < test_fraction < 1:
-        raise ValueError(f"{func}: test_fraction must be {expected}, got {test_fraction!r}")
-    return float(test_fraction)
+    return _checks.fraction(test_fraction, func, "test_fraction")
 
 
-def _seed(seed, func: str) -> int:
-    if not _checks.is_int(seed):
-        raise TypeError(f"{func}: seed must be a non-negative integer, got {_describe(seed)}")
-    if seed < 0:
-        raise ValueError(f"{func}: seed must be a non-negative integer, got {seed!r}")
-    return int(seed)
+_seed = _checks.seed
 
 
 def _test_counts(dataset: Dataset, fraction: float, func: str) -> np.ndarray:

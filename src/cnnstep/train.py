@@ -60,6 +60,8 @@ DEFAULTS = {
 
 SCHEDULES = {"cosine": "cosine", "constant": None}  # --schedule -> Sequential.fit's lr_schedule
 AUGMENTATIONS = ("shift", "none")
+INSTALL = 'pip install "cnnstep[app]"'
+FILES = {"model": "model.npz", "metrics": "metrics.json", "curves": "curves.png", "confusion": "confusion.png"}
 
 
 def _augmentation(name: str, shape):
@@ -74,8 +76,6 @@ def _augmentation(name: str, shape):
     from cnnstep.data import random_shift
 
     return lambda X, rng: random_shift(X, max_shift, rng)
-INSTALL = 'pip install "cnnstep[app]"'
-FILES = {"model": "model.npz", "metrics": "metrics.json", "curves": "curves.png", "confusion": "confusion.png"}
 
 
 # --------------------------------------------------------------------------- argument checks
@@ -92,20 +92,8 @@ def _positive_float(value, func: str, name: str) -> float:
     return float(value)
 
 
-def _fraction(value, func: str, name: str) -> float:
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)):
-        raise TypeError(f"{func}: {name} must be a number strictly between 0 and 1, got {_checks.describe(value)}")
-    if not 0 < value < 1:
-        raise ValueError(f"{func}: {name} must be a number strictly between 0 and 1, e.g. 0.2, got {value!r}")
-    return float(value)
-
-
-def _seed(value, func: str) -> int:
-    if not _checks.is_int(value):
-        raise TypeError(f"{func}: seed must be a non-negative integer, got {_checks.describe(value)}")
-    if value < 0:
-        raise ValueError(f"{func}: seed must be a non-negative integer, got {value!r}")
-    return int(value)
+_fraction = _checks.fraction
+_seed = _checks.seed
 
 
 def _path(value, func: str, name: str) -> Path:
@@ -310,8 +298,9 @@ class Trainer:
     def settings(self) -> dict:
         """The run's settings, as metrics.json records them under ``args``."""
         return {"data": os.fspath(self.data), "model": self.model_name, "image_size": self.image_size,
-                "epochs": self.epochs, "batch_size": self.batch_size, "lr": self.lr, "schedule": self.schedule, "augment": self.augment, "seed": self.seed,
-                "test_fraction": self.test_fraction, "out": os.fspath(self.out)}
+                "epochs": self.epochs, "batch_size": self.batch_size, "lr": self.lr, "schedule": self.schedule,
+                "augment": self.augment, "seed": self.seed, "test_fraction": self.test_fraction,
+                "out": os.fspath(self.out)}
 
     def _effective_image_size(self) -> int | None:
         if self.image_size is None and is_image_folder(self.data):
