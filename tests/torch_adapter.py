@@ -25,7 +25,14 @@ def nhwc(t):
 
 
 def conv(A_prev, W, b, hp, dZ):
-    """Z, dA_prev, dW, db from torch's conv2d and autograd."""
+    """Z, dA_prev, dW, db from torch's conv2d and autograd, in the dtype of A_prev.
+
+    Torch computes in float64 whatever the inputs: its float32 CPU convolution returns wrong
+    numbers for some tiny geometries (A_prev (2, 4, 3, 1), W (3, 3, 1, 1), stride (1, 2),
+    pad 0 gave 0.2263 where the exact value is -0.0726, and once 1e19 on a first call).
+    """
+    dtype = A_prev.dtype
+    A_prev, W, b, dZ = (np.asarray(x, dtype=np.float64) for x in (A_prev, W, b, dZ))
     F = torch.nn.functional
     _, n_H_prev, n_W_prev, _ = A_prev.shape
     f_h, f_w = W.shape[:2]
@@ -37,7 +44,8 @@ def conv(A_prev, W, b, hp, dZ):
     bias = torch.from_numpy(b.reshape(-1).copy()).requires_grad_(True)
     z = F.conv2d(F.pad(x, (p.left, p.right, p.top, p.bottom)), w, bias, stride=s)
     z.backward(nchw(dZ))
-    return nhwc(z), nhwc(x.grad), w.grad.numpy().transpose(2, 3, 1, 0), bias.grad.numpy().reshape(1, 1, 1, -1)
+    grads = (nhwc(z), nhwc(x.grad), w.grad.numpy().transpose(2, 3, 1, 0), bias.grad.numpy().reshape(1, 1, 1, -1))
+    return tuple(g.astype(dtype) for g in grads)
 
 
 def pool(A_prev, hp, mode, dA=None):
