@@ -23,6 +23,7 @@ import numpy as np
 
 from cnnstep import _config
 from cnnstep._checks import ConvGeometry
+from cnnstep._frame import frame
 
 
 def applicable(g: ConvGeometry) -> bool:
@@ -56,11 +57,8 @@ class Band:
         self.row = g.f_h * self.L * g.n_C_prev  # length of one data row
 
     def frame(self, A: np.ndarray) -> np.ndarray:
-        """A zero-padded copy of A in the frame the blocks read."""
-        g = self.g
-        framed = np.zeros((A.shape[0], self.H_pad, self.W_pad, g.n_C_prev), dtype=A.dtype)
-        framed[:, g.pad.top : g.pad.top + g.n_H_prev, g.pad.left : g.pad.left + g.n_W_prev, :] = A
-        return framed
+        """A zero-padded copy of A in the frame the blocks read (wide enough for the last block)."""
+        return frame(A, self.g.pad, width=self.W_pad)
 
     def data(self, framed: np.ndarray) -> np.ndarray:
         """X (m * n_H * nb, f_h * L * C): per output block, its f_h input row segments."""

@@ -12,15 +12,8 @@ from __future__ import annotations
 import numpy as np
 
 from cnnstep import _config
-from cnnstep._checks import ConvGeometry, Padding
-
-
-def pad(X: np.ndarray, p: Padding) -> np.ndarray:
-    """A new zero-padded copy of X (m, n_H, n_W, n_C) -- a copy even when nothing is padded."""
-    m, n_H, n_W, n_C = X.shape
-    X_pad = np.zeros((m, n_H + p.top + p.bottom, n_W + p.left + p.right, n_C), dtype=X.dtype)
-    X_pad[:, p.top : p.top + n_H, p.left : p.left + n_W, :] = X
-    return X_pad
+from cnnstep._checks import ConvGeometry
+from cnnstep._frame import frame
 
 
 def windows(A_pad: np.ndarray, g: ConvGeometry) -> np.ndarray:
@@ -42,7 +35,7 @@ def _parts(g: ConvGeometry, itemsize: int):
 
 
 def _framed(A: np.ndarray, g: ConvGeometry) -> np.ndarray:
-    return pad(A, g.pad) if g.pad.any else A
+    return frame(A, g.pad) if g.pad.any else A
 
 
 def _fill_cols(A_part: np.ndarray, g: ConvGeometry, cols: np.ndarray) -> np.ndarray:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from cnnstep import _band, _checks, _im2col, _winograd
+from cnnstep._frame import frame
 from cnnstep.reference import conv_single_step
 
 __all__ = ["zero_pad", "conv_single_step", "conv_forward", "conv_backward"]
@@ -32,7 +33,7 @@ def zero_pad(X, pad):
     """
     X = _checks.ranked_array(X, "zero_pad", "X", 4, "(m, n_H, n_W, n_C)")
     p = _checks.explicit_padding(pad, "zero_pad", "pad", allow_words=False)
-    return _im2col.pad(X, p)
+    return frame(X, p)
 
 
 def conv_forward(A_prev, W, b, hparameters):

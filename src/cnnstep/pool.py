@@ -13,9 +13,9 @@ from __future__ import annotations
 
 import numpy as np
 
-
 from cnnstep import _checks, _config, _parallel
 from cnnstep._checks import PoolGeometry
+from cnnstep._frame import frame
 from cnnstep.reference import create_mask_from_window, distribute_value
 
 __all__ = ["pool_forward", "pool_backward", "create_mask_from_window", "distribute_value"]
@@ -84,13 +84,7 @@ def _parts(g: PoolGeometry, itemsize: int):
 
 def _padded(A: np.ndarray, g: PoolGeometry, fill) -> np.ndarray:
     """A chunk inside a frame of ``fill`` (the padding), or A itself without padding."""
-    if not g.pad.any:
-        return A
-    p = g.pad
-    framed = np.full((A.shape[0], g.n_H_prev + p.top + p.bottom, g.n_W_prev + p.left + p.right, g.n_C), fill,
-                     dtype=A.dtype)
-    framed[:, p.top : p.top + g.n_H_prev, p.left : p.left + g.n_W_prev, :] = A
-    return framed
+    return frame(A, g.pad, fill) if g.pad.any else A
 
 
 def _span(n: int, s: int) -> int:
