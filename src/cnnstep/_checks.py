@@ -77,10 +77,11 @@ class PoolGeometry(NamedTuple):
 
 
 def describe(value) -> str:
-    """A short, readable account of a received value for error messages."""
+    """A short, readable account of a received value for error messages, on one line
+    (a command line prints messages as one line on stderr)."""
     if isinstance(value, np.ndarray):
         return f"an array of shape {value.shape} and dtype {value.dtype}"
-    text = repr(value)
+    text = " ".join(repr(value).split())
     if len(text) > 60:
         text = text[:57] + "..."
     return f"{text} ({type(value).__name__})"

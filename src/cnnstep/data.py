@@ -153,9 +153,7 @@ def _optional(module: str, func: str):
                           f"install the training tool's extras with: {INSTALL}") from exc
 
 
-def _describe(value) -> str:
-    """The house description of a received value, on one line (a CLI prints it to stderr)."""
-    return " ".join(_checks.describe(value).split())
+_describe = _checks.describe
 
 
 def _one_line(exc: BaseException) -> str:
