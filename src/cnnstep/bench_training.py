@@ -19,7 +19,7 @@ import time
 
 import numpy as np
 
-from cnnstep import bench
+from cnnstep import _checks, bench
 from cnnstep.nn import Adam, architectures, layers
 from cnnstep.nn.losses import softmax_cross_entropy
 
@@ -45,19 +45,19 @@ def _torch_model(torch, model):
     modules = []
     for layer in model.layers:
         if isinstance(layer, layers.Conv2D):
-            (f_h, f_w), (top, bottom), (left, right) = layer.kernel_size, *_pads(layer, model)
+            (f_h, f_w), ((top, bottom), (left, right)) = layer.kernel_size, _pads(layer)
             c_in = layer.params["W"].shape[2]
             modules += [nn.ZeroPad2d((left, right, top, bottom)), nn.Conv2d(c_in, layer.filters, (f_h, f_w),
                                                                             stride=layer.stride)]
         elif isinstance(layer, layers.ReLU):
             modules.append(nn.ReLU())
         elif isinstance(layer, layers.MaxPool2D):
-            (top, bottom), (left, right) = _pads(layer, model)
+            (top, bottom), (left, right) = _pads(layer)
             if top or bottom or left or right:
                 modules.append(nn.ConstantPad2d((left, right, top, bottom), float("-inf")))
             modules.append(nn.MaxPool2d(layer.f, layer.stride))
         elif isinstance(layer, layers.Flatten):
-            modules += [_ChannelsLastFlatten(torch)]
+            modules.append(_channels_last_flatten(torch))
         elif isinstance(layer, layers.Dense):
             modules.append(nn.Linear(layer.params["W"].shape[0], layer.units))
         else:
@@ -65,31 +65,23 @@ def _torch_model(torch, model):
     return nn.Sequential(*modules).to(memory_format=torch.channels_last)
 
 
-def _pads(layer, model):
-    """The layer's padding as ((top, bottom), (left, right)) for its input in the model."""
-    from cnnstep import _checks
-
-    shape = model.input_shape
-    for other in model.layers:
-        if other is layer:
-            break
-        shape = other.output_shape(shape)
-    n_H, n_W = shape[0], shape[1]
+def _pads(layer):
+    """A built layer's padding as ((top, bottom), (left, right)) for the input it was built for."""
+    n_H, n_W = layer.input_shape[:2]
     f_h, f_w = layer.kernel_size if isinstance(layer, layers.Conv2D) else layer.f
     s_h, s_w = layer.stride
     pad = _checks.explicit_padding(layer.pad, "bench_training", "pad")
     return _checks.resolve_padding(pad, n_H, n_W, f_h, f_w, s_h, s_w).as_pairs()
 
 
-class _ChannelsLastFlatten:
-    """Flatten in (h, w, c) order, as cnnstep's Flatten does (a module built on first use)."""
+def _channels_last_flatten(torch):
+    """A module flattening in (h, w, c) order, as cnnstep's Flatten does."""
 
-    def __new__(cls, torch):
-        class Flatten(torch.nn.Module):
-            def forward(self, x):
-                return x.permute(0, 2, 3, 1).reshape(x.shape[0], -1)
+    class Flatten(torch.nn.Module):
+        def forward(self, x):
+            return x.permute(0, 2, 3, 1).reshape(x.shape[0], -1)
 
-        return Flatten()
+    return Flatten()
 
 
 def _torch_epoch(torch, net, X, y, batch_size):
