@@ -16,6 +16,8 @@ def frame(X: np.ndarray, p: Padding, fill=0, width: int | None = None) -> np.nda
     """
     m, n_H, n_W, C = X.shape
     width = n_W + p.left + p.right if width is None else width
-    framed = np.full((m, n_H + p.top + p.bottom, width, C), fill, dtype=X.dtype)
+    shape = (m, n_H + p.top + p.bottom, width, C)
+    # np.zeros takes memory already zeroed where the allocator has it; np.full writes every cell
+    framed = np.zeros(shape, dtype=X.dtype) if fill == 0 else np.full(shape, fill, dtype=X.dtype)
     framed[:, p.top : p.top + n_H, p.left : p.left + n_W, :] = X
     return framed
