@@ -103,6 +103,64 @@ def test_chunked_batches_agree(rng, monkeypatch, small_winograd, a_shape, w_shap
         cnnstep.set_workspace_limit(previous)
 
 
+CONV_KERNEL_CASES = [
+    ("winograd", (5, 7, 6, 8), (3, 3, 8, 9), {"stride": 1, "pad": 1}),
+    ("band", (5, 9, 10, 3), (4, 4, 3, 8), {"stride": 1, "pad": "same"}),
+    ("band", (5, 9, 10, 3), (3, 3, 3, 16), {"stride": 2, "pad": 0}),  # last block past the output
+    ("im2col", (5, 8, 7, 9), (3, 2, 9, 5), {"stride": (2, 1), "pad": 1}),
+]
+
+
+@pytest.mark.parametrize("kernel, a_shape, w_shape, hp", CONV_KERNEL_CASES)
+@pytest.mark.parametrize("threads", [1, 2, 3])
+def test_conv_chunks_shared_out_over_threads_agree(rng, monkeypatch, small_winograd, kernel, a_shape, w_shape, hp, threads):
+    """One example per chunk, chunks shared out over threads (uneven groups): the loops' numbers."""
+    from cnnstep import _band, _parallel
+
+    g = geometry(np.zeros(a_shape), np.zeros(w_shape), hp)
+    picked = "winograd" if _winograd.applicable(g) else "band" if _band.applicable(g) else "im2col"
+    assert picked == kernel
+    monkeypatch.setattr(_config, "CACHE_CHUNK_BYTES", 1)
+    monkeypatch.setattr(_parallel, "MIN_PARALLEL_SIZE", 0)
+    previous = _parallel.set_num_threads(threads)
+    try:
+        check_against_reference(rng, a_shape, w_shape, hp)
+        A_prev, W = rng.normal(size=a_shape), rng.normal(size=w_shape)
+        b = np.zeros((1, 1, 1, w_shape[3]))
+        Z, cache = cnnstep.conv_forward(A_prev, W, b, hp)
+        dZ = rng.normal(size=Z.shape)
+        from cnnstep.conv import backward_parts
+
+        dA, dW, _ = backward_parts(dZ, cache, input_gradient=False)
+    finally:
+        _parallel.set_num_threads(previous)
+    assert dA is None
+    assert max_relative_difference(dW, reference.conv_backward(dZ, cache)[1]) <= 1e-10
+
+
+def test_blas_held_to_one_thread_inside_threaded_runs_and_restored_after():
+    from cnnstep import _blas, _parallel
+
+    if not _blas.available():
+        pytest.skip("NumPy's BLAS here is not an OpenBLAS whose threads can be set")
+    _, get_threads = _blas._get_control()
+    before = get_threads()
+    previous = _parallel.set_num_threads(2)
+    try:
+        inside = _parallel.run_groups(lambda group: get_threads(), range(4), size=1 << 30, blas=True)
+        assert inside == [1, 1]
+        assert get_threads() == before
+        with _blas.single_threaded():  # nested and concurrent runs restore once, at the end
+            assert _parallel.run_groups(lambda group: get_threads(), range(4), blas=True) == [1, 1]
+            assert get_threads() == 1
+        assert get_threads() == before
+        with pytest.raises(ZeroDivisionError):
+            _parallel.run_groups(lambda group: 1 / 0, range(4), blas=True)
+        assert get_threads() == before
+    finally:
+        _parallel.set_num_threads(previous)
+
+
 def test_winograd_float32_error_is_bounded(rng, small_winograd):
     """F(2x2, 3x3) transforms use 0, +-1 and +-1/2 only: float32 stays within 1e-5 of float64."""
     check_against_reference(rng, (4, 12, 12, 16), (3, 3, 16, 16), {"stride": 1, "pad": 1}, dtype=np.float32, tol=1e-5)

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from cnnstep import _config
+from cnnstep import _config, _parallel
 from cnnstep._checks import ConvGeometry
 from cnnstep._frame import frame
 
@@ -117,8 +117,16 @@ class Band:
 
 
 def _chunks(band: Band, m: int, itemsize: int):
+    """Chunks of examples whose data matrices stay cache-sized (and within the workspace limit)."""
     per_example = band.g.n_H * band.nb * (band.row + band.B * band.g.n_C) * itemsize
-    return _config.chunks(m, per_example)
+    return _config.chunks(m, per_example, _config.thread_budget(_config.CACHE_CHUNK_BYTES))
+
+
+def _run(task, band: Band, m: int, itemsize: int) -> list:
+    """Chunks shared out over cnnstep's threads, BLAS on one thread in each."""
+    g = band.g
+    size = m * g.n_H * band.nb * band.row
+    return _parallel.run_groups(task, _chunks(band, m, itemsize), size, blas=True)
 
 
 def conv_forward(A: np.ndarray, W: np.ndarray, b: np.ndarray, g: ConvGeometry) -> np.ndarray:
@@ -126,33 +134,45 @@ def conv_forward(A: np.ndarray, W: np.ndarray, b: np.ndarray, g: ConvGeometry) -
     T = band.filters(W)
     Z = np.empty((g.m, g.n_H, g.n_W, g.n_C), dtype=A.dtype)
     exact = band.nb * band.B == g.n_W
-    for part in _chunks(band, g.m, A.dtype.itemsize):
-        X = band.data(band.frame(A[part]))
-        if exact:
-            # m h block (i u c) , (i u c) (b k) -> m h (block b) k
-            np.matmul(X, T, out=Z[part].reshape(-1, band.B * g.n_C))
-        else:
-            Zb = (X @ T).reshape(-1, g.n_H, band.nb * band.B, g.n_C)
-            Z[part] = Zb[:, :, : g.n_W]
-    Z += b.reshape(g.n_C)
+
+    def task(group):
+        for part in group:
+            X = band.data(band.frame(A[part]))
+            if exact:
+                # m h block (i u c) , (i u c) (b k) -> m h (block b) k
+                Zp = np.matmul(X, T, out=Z[part].reshape(-1, band.B * g.n_C))
+            else:
+                Zp = (X @ T).reshape(-1, g.n_H, band.nb * band.B, g.n_C)
+                Z[part] = Zp[:, :, : g.n_W]
+            Z[part] += b.reshape(g.n_C)
+
+    _run(task, band, g.m, A.dtype.itemsize)
     return Z
 
 
 def conv_backward(dZ: np.ndarray, A: np.ndarray, W: np.ndarray, g: ConvGeometry, input_gradient: bool = True):
-    """(dA_prev, dW) of :func:`conv_forward`; dA_prev is None unless ``input_gradient``."""
+    """(dA_prev, dW) of :func:`conv_forward`; dA_prev is None unless ``input_gradient``.
+
+    Each thread sums dT over its own chunks; the threads' sums are added in a fixed order.
+    """
     band = Band(g)
     T = band.filters(W)
-    dT = np.zeros(T.shape, dtype=dZ.dtype)
     dA = np.empty((g.m, g.n_H_prev, g.n_W_prev, g.n_C_prev), dtype=dZ.dtype) if input_gradient else None
-    for part in _chunks(band, g.m, A.dtype.itemsize):
-        X = band.data(band.frame(A[part]))
-        dZb = band.blocks(dZ[part])
-        # rows (b k) , rows (i u c) -> (b k) (i u c): BLAS runs this orientation much faster
-        dT += (dZb.T @ X).T
-        del X
-        if not input_gradient:
-            continue
-        grad = np.zeros((dZb.shape[0] // (g.n_H * band.nb), band.H_pad, band.W_pad, g.n_C_prev), dtype=dZ.dtype)
-        band.scatter(dZb @ T.T, grad)  # rows (b k) , (b k) (i u c) -> rows (i u c)
-        dA[part] = grad[:, g.pad.top : g.pad.top + g.n_H_prev, g.pad.left : g.pad.left + g.n_W_prev, :]
+
+    def task(group):
+        dT = np.zeros(T.shape, dtype=dZ.dtype)
+        for part in group:
+            X = band.data(band.frame(A[part]))
+            dZb = band.blocks(dZ[part])
+            # rows (b k) , rows (i u c) -> (b k) (i u c): BLAS runs this orientation much faster
+            dT += (dZb.T @ X).T
+            del X
+            if not input_gradient:
+                continue
+            grad = np.zeros((part.stop - part.start, band.H_pad, band.W_pad, g.n_C_prev), dtype=dZ.dtype)
+            band.scatter(dZb @ T.T, grad)  # rows (b k) , (b k) (i u c) -> rows (i u c)
+            dA[part] = grad[:, g.pad.top : g.pad.top + g.n_H_prev, g.pad.left : g.pad.left + g.n_W_prev, :]
+        return dT
+
+    dT = sum(_run(task, band, g.m, A.dtype.itemsize))
     return dA, band.fold(dT)

@@ -57,6 +57,13 @@ CACHE_CHUNK_BYTES = 4 * 2**20
 POOL_CHUNK_BYTES = 2 * 2**20
 
 
+def thread_budget(cap: int) -> int:
+    """Scratch bytes for one thread's chunk: ``cap``, or its share of the workspace limit if smaller."""
+    from cnnstep._parallel import num_threads
+
+    return min(cap, _workspace_bytes // num_threads())
+
+
 def chunks(m: int, bytes_per_example: int, budget: int | None = None):
     """Slices of at most ``budget // bytes_per_example`` examples covering ``range(m)``.
 

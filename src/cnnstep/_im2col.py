@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from cnnstep import _config
+from cnnstep import _config, _parallel
 from cnnstep._checks import ConvGeometry
 from cnnstep._frame import frame
 
@@ -30,7 +30,7 @@ def windows(A_pad: np.ndarray, g: ConvGeometry) -> np.ndarray:
 def _parts(g: ConvGeometry, itemsize: int):
     """Chunks of examples whose window matrices (and their gradient) stay cache-sized."""
     per_example = 2 * g.n_H * g.n_W * g.f_h * g.f_w * g.n_C_prev * itemsize
-    budget = min(_config.workspace_limit(), 2 * _config.CACHE_CHUNK_BYTES)
+    budget = _config.thread_budget(2 * _config.CACHE_CHUNK_BYTES)
     return _config.chunks(g.m, per_example, budget)
 
 
@@ -39,13 +39,18 @@ def _framed(A: np.ndarray, g: ConvGeometry) -> np.ndarray:
 
 
 def _fill_cols(A_part: np.ndarray, g: ConvGeometry, cols: np.ndarray) -> np.ndarray:
-    """cols (mp * n_H * n_W, K) <- the windows of the chunk A_part.
-
-    One thread: right after a matrix product BLAS's worker threads still hold the other
-    cores, and sharing the copy out was measured to gain nothing.
-    """
+    """cols (mp * n_H * n_W, K) <- the windows of the chunk A_part."""
     np.copyto(cols.reshape(-1, g.n_H, g.n_W, g.f_h, g.f_w, g.n_C_prev), windows(_framed(A_part, g), g))
     return cols
+
+
+def _work_size(g: ConvGeometry) -> int:
+    return g.m * g.n_H * g.n_W * g.f_h * g.f_w * g.n_C_prev
+
+
+def _run(task, parts, g: ConvGeometry) -> list:
+    """Chunks shared out over cnnstep's threads, BLAS on one thread in each."""
+    return _parallel.run_groups(task, parts, _work_size(g), blas=True)
 
 
 def conv_forward(A: np.ndarray, W: np.ndarray, b: np.ndarray, g: ConvGeometry) -> np.ndarray:
@@ -54,14 +59,18 @@ def conv_forward(A: np.ndarray, W: np.ndarray, b: np.ndarray, g: ConvGeometry) -
     K = W2.shape[0]
     Z = np.empty((g.m, g.n_H, g.n_W, g.n_C), dtype=A.dtype)
     parts = _parts(g, A.dtype.itemsize)
-    buffer = np.empty(((parts[0].stop - parts[0].start) * g.n_H * g.n_W, K), dtype=A.dtype)
-    for part in parts:
-        rows = (part.stop - part.start) * g.n_H * g.n_W
-        cols = _fill_cols(A[part], g, buffer[:rows])
-        Z_part = Z[part].reshape(rows, g.n_C)
-        # m h w (i j c) , (i j c) k -> m h w k
-        np.matmul(cols, W2, out=Z_part)
-        Z_part += b.reshape(g.n_C)
+
+    def task(group):
+        buffer = np.empty(((parts[0].stop - parts[0].start) * g.n_H * g.n_W, K), dtype=A.dtype)
+        for part in group:
+            rows = (part.stop - part.start) * g.n_H * g.n_W
+            cols = _fill_cols(A[part], g, buffer[:rows])
+            Z_part = Z[part].reshape(rows, g.n_C)
+            # m h w (i j c) , (i j c) k -> m h w k
+            np.matmul(cols, W2, out=Z_part)
+            Z_part += b.reshape(g.n_C)
+
+    _run(task, parts, g)
     return Z
 
 
@@ -90,39 +99,50 @@ def conv_backward(dZ: np.ndarray, A: np.ndarray, W: np.ndarray, g: ConvGeometry,
     """(dA_prev or None, dW) of :func:`conv_forward`, chunk by chunk.
 
     ``dW^T += dZ^T @ cols`` (this orientation runs fastest in BLAS); ``dcols = dZ @ W2^T``
-    goes back onto the input gradient window row by window row.
+    goes back onto the input gradient window row by window row. Each thread sums dW over
+    its own chunks; the threads' sums are added in a fixed order.
     """
     W2 = W.reshape(-1, g.n_C)
     K = W2.shape[0]
-    dWt = np.zeros((g.n_C, K), dtype=dZ.dtype)
     parts = _parts(g, A.dtype.itemsize)
-    buffer = np.empty(((parts[0].stop - parts[0].start) * g.n_H * g.n_W, K), dtype=A.dtype)
-    back = _InputGradient(g, parts, dZ.dtype) if input_gradient else None
-    for part in parts:
-        rows = (part.stop - part.start) * g.n_H * g.n_W
-        dZ2 = np.ascontiguousarray(dZ[part]).reshape(rows, g.n_C)
-        cols = _fill_cols(A[part], g, buffer[:rows])
-        # k M , M (i j c) -> k (i j c)
-        dWt += dZ2.T @ cols
-        if back is not None:
-            back.add(part, np.matmul(dZ2, W2.T, out=buffer[:rows]))  # M k , k (i j c) -> M (i j c)
+    dA = _input_gradient_array(g, dZ.dtype) if input_gradient else None
+
+    def task(group):
+        dWt = np.zeros((g.n_C, K), dtype=dZ.dtype)
+        buffer = np.empty(((parts[0].stop - parts[0].start) * g.n_H * g.n_W, K), dtype=A.dtype)
+        back = _InputGradient(g, parts, dA) if input_gradient else None
+        for part in group:
+            rows = (part.stop - part.start) * g.n_H * g.n_W
+            dZ2 = np.ascontiguousarray(dZ[part]).reshape(rows, g.n_C)
+            cols = _fill_cols(A[part], g, buffer[:rows])
+            # k M , M (i j c) -> k (i j c)
+            dWt += dZ2.T @ cols
+            if back is not None:
+                back.add(part, np.matmul(dZ2, W2.T, out=buffer[:rows]))  # M k , k (i j c) -> M (i j c)
+        return dWt
+
+    dWt = sum(_run(task, parts, g))
     dW = np.ascontiguousarray(dWt.T).reshape(g.f_h, g.f_w, g.n_C_prev, g.n_C)
-    return (None if back is None else back.dA), dW
+    return dA, dW
+
+
+def _input_gradient_array(g: ConvGeometry, dtype) -> np.ndarray:
+    return np.empty((g.m, g.n_H_prev, g.n_W_prev, g.n_C_prev), dtype=dtype)
 
 
 class _InputGradient:
-    """dA_prev, assembled chunk by chunk from window-row gradients.
+    """One thread's assembly of dA_prev, chunk by chunk, from window-row gradients.
 
     Each chunk accumulates into a zeroed padded frame (reused from chunk to chunk, so no
-    fresh memory is touched) and copies the frame's interior out.
+    fresh memory is touched) and copies the frame's interior out to its slice of ``dA``.
     """
 
-    def __init__(self, g: ConvGeometry, parts, dtype):
+    def __init__(self, g: ConvGeometry, parts, dA: np.ndarray):
         self.g = g
-        self.dA = np.empty((g.m, g.n_H_prev, g.n_W_prev, g.n_C_prev), dtype=dtype)
+        self.dA = dA
         p = g.pad
         shape = (g.n_H_prev + p.top + p.bottom, g.n_W_prev + p.left + p.right, g.n_C_prev)
-        self.frame = np.empty((parts[0].stop - parts[0].start,) + shape, dtype=dtype)
+        self.frame = np.empty((parts[0].stop - parts[0].start,) + shape, dtype=dA.dtype)
 
     def add(self, part: slice, dcols: np.ndarray) -> None:
         g, p = self.g, self.g.pad
@@ -136,8 +156,13 @@ def input_gradient(dZ: np.ndarray, W: np.ndarray, g: ConvGeometry) -> np.ndarray
     """dA_prev alone (no windows of A needed)."""
     W2 = W.reshape(-1, g.n_C)
     parts = _parts(g, dZ.dtype.itemsize)
-    back = _InputGradient(g, parts, dZ.dtype)
-    for part in parts:
-        dZ2 = np.ascontiguousarray(dZ[part]).reshape(-1, g.n_C)
-        back.add(part, dZ2 @ W2.T)
-    return back.dA
+    dA = _input_gradient_array(g, dZ.dtype)
+
+    def task(group):
+        back = _InputGradient(g, parts, dA)
+        for part in group:
+            dZ2 = np.ascontiguousarray(dZ[part]).reshape(-1, g.n_C)
+            back.add(part, dZ2 @ W2.T)
+
+    _run(task, parts, g)
+    return dA

@@ -1,22 +1,28 @@
 """Run independent pieces of a kernel on several threads.
 
-Pooling is a series of memory-bound NumPy passes; NumPy releases the GIL inside them,
-so a large batch split into parts handled by different threads uses every core (the
-convolutions leave threading to BLAS: right after a matrix product BLAS's own workers
-still hold the other cores, and extra threads there were measured to lose time). Each
-part writes its own slice of the output, so results do not depend on the thread count
-or on scheduling.
+A large batch is cut into chunks of examples and the chunks are shared out over the
+threads; NumPy releases the GIL inside its passes and matrix products, so every core
+works. Pooling's chunks are memory-bound passes. The convolutions' chunks hold copies,
+transforms and matrix products: while they run, BLAS is held to one thread
+(:mod:`cnnstep._blas`), so each core runs one chunk from start to end instead of BLAS's
+workers waiting busily between products. Each chunk writes its own slice of the output;
+sums over the batch (weight gradients) are added per thread and then in thread order,
+so results depend on the thread count only through that order of addition.
 
 The number of threads defaults to the processors this process may run on; set it with
 :func:`set_num_threads` or the environment variable ``CNNSTEP_NUM_THREADS`` (read at
-import). One thread means everything runs in the caller's thread.
+import). One thread means everything runs in the caller's thread (the convolutions'
+matrix products then use BLAS's own threads).
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
+
+from cnnstep import _blas
 
 
 def _available_cpus() -> int:
@@ -52,9 +58,9 @@ def num_threads() -> int:
 
 
 def set_num_threads(n: int) -> int:
-    """Set how many threads pooling uses (1 = the caller's thread only); return the previous.
+    """Set how many threads the kernels use (1 = the caller's thread only); return the previous.
 
-    Matrix products run on BLAS's own threads, which this does not change.
+    With one thread, the convolutions' matrix products still use BLAS's own threads.
     """
     global _threads
     from cnnstep._checks import positive_int
@@ -77,10 +83,10 @@ def _submit(workers: int, fn, *args):
         return _pool.submit(fn, *args)
 
 
-def _run_group(task, parts) -> list:
+def _run_group(task, group):
     _local.inside = True
     try:
-        return [task(part) for part in parts]
+        return task(group)
     finally:
         _local.inside = False
 
@@ -90,32 +96,55 @@ def _run_group(task, parts) -> list:
 MIN_PARALLEL_SIZE = 1 << 20
 
 
-def run(task, parts, size: int | None = None) -> list:
-    """``[task(part) for part in parts]``, the parts shared out over the threads.
-
-    Parts are split into contiguous groups, one per thread; the caller's thread runs the
-    first group. Results come back in the order of ``parts``. A task started from inside
-    another task runs serially (no nested pools), and so does work of fewer than
-    ``MIN_PARALLEL_SIZE`` numbers when ``size`` (the work's size) is given.
-    """
-    parts = list(parts)
-    threads = min(_threads, len(parts))
-    if size is not None and size < MIN_PARALLEL_SIZE:
-        threads = 1
-    if threads <= 1 or getattr(_local, "inside", False):
-        return [task(part) for part in parts]
+def _groups(parts: list, threads: int) -> list[list]:
+    """``parts`` split into ``threads`` contiguous groups, sizes differing by at most one."""
     per_group, extra = divmod(len(parts), threads)
     groups, start = [], 0
     for k in range(threads):
         stop = start + per_group + (1 if k < extra else 0)
         groups.append(parts[start:stop])
         start = stop
-    futures = [_submit(threads - 1, _run_group, task, group) for group in groups[1:]]
-    try:
-        results = _run_group(task, groups[0])
-    finally:
-        for future in futures:  # never leave a worker writing after we return or raise
-            future.exception()
-    for future in futures:
-        results.extend(future.result())
+    return groups
+
+
+def run_groups(task, parts, size: int | None = None, blas: bool = False) -> list:
+    """``[task(group) for group in groups]``: ``parts`` split into one contiguous group per thread.
+
+    Each thread calls ``task`` once with its whole group (a list of parts), so it can set
+    up its scratch buffers once and reuse them part after part; the caller's thread runs
+    the first group. Results come back in group order. It runs serially (one group holding
+    every part) when there is one thread or one part, from inside another task (no nested
+    pools), for work of fewer than ``MIN_PARALLEL_SIZE`` numbers when ``size`` is given,
+    and, for tasks whose parts run matrix products (``blas=True``), when BLAS's own threads
+    cannot be held to one while the groups run (see :mod:`cnnstep._blas`).
+    """
+    parts = list(parts)
+    threads = min(_threads, len(parts))
+    if size is not None and size < MIN_PARALLEL_SIZE:
+        threads = 1
+    if blas and threads > 1 and not _blas.available():
+        threads = 1
+    if threads <= 1 or getattr(_local, "inside", False):
+        return [task(parts)]
+    groups = _groups(parts, threads)
+    with _blas.single_threaded() if blas else contextlib.nullcontext():
+        futures = [_submit(threads - 1, _run_group, task, group) for group in groups[1:]]
+        try:
+            results = [_run_group(task, groups[0])]
+        finally:
+            for future in futures:  # never leave a worker writing after we return or raise
+                future.exception()
+    results.extend(future.result() for future in futures)
+    return results
+
+
+def run(task, parts, size: int | None = None) -> list:
+    """``[task(part) for part in parts]``, the parts shared out over the threads.
+
+    As :func:`run_groups` (for tasks without matrix products), one part at a time;
+    results come back in the order of ``parts``.
+    """
+    results = []
+    for group in run_groups(lambda group: [task(part) for part in group], parts, size):
+        results.extend(group)
     return results

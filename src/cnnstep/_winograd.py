@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from cnnstep import _config
+from cnnstep import _config, _parallel
 from cnnstep._checks import ConvGeometry, Padding
 
 G = np.array([[1.0, 0.0, 0.0], [0.5, 0.5, 0.5], [0.5, -0.5, 0.5], [0.0, 0.0, 1.0]])
@@ -73,7 +73,7 @@ def _fill_source(S: np.ndarray, A: np.ndarray, top: int, left: int) -> np.ndarra
     ``S[:, :, b % 2, b // 2 : b // 2 + tw]`` whose inner (tiles x channels) block is
     contiguous, so the transforms below run on long contiguous rows.
     """
-    m, n_H_prev, n_W_prev, C = A.shape
+    m, n_H_prev, n_W_prev, _ = A.shape
     H_t, Q = S.shape[1], S.shape[3]
     rows = max(0, min(n_H_prev, H_t - top))
     for p in range(2):
@@ -164,73 +164,97 @@ def gradient_transform(dZ: np.ndarray, blocks: np.ndarray, rows: np.ndarray, out
 
 
 def _chunk_examples(m: int, th: int, tw: int, C: int, K: int, itemsize: int):
-    """Chunks of examples whose 4x4-domain buffers stay cache-sized (and within the workspace limit).
-
-    The transforms run in the calling thread: right after a matrix product, BLAS's own
-    worker threads still hold the other cores (they wait busily for the next product), so
-    sharing the transforms out over threads was measured to lose time, not save it.
-    """
+    """Chunks of examples whose 4x4-domain buffers stay cache-sized (and within the workspace limit)."""
     per_example = 16 * th * tw * (C + K) * itemsize
-    budget = min(_config.workspace_limit(), _config.CACHE_CHUNK_BYTES)
+    budget = _config.thread_budget(_config.CACHE_CHUNK_BYTES)
     return _config.chunks(m, per_example, budget)
 
 
+def _work_size(m: int, th: int, tw: int, C: int, K: int) -> int:
+    return 16 * m * th * tw * max(C, K)
+
+
+class _Scratch:
+    """One thread's buffers for chunks of up to ``mc`` examples."""
+
+    def __init__(self, mc: int, th: int, tw: int, C: int, K: int, dtype):
+        self.S = _source_buffer(mc, th, tw, C, dtype)
+        self.rows = np.empty((4, mc, th, 2, tw + 1, C), dtype=dtype)
+        self.V = np.empty((4, 4, mc, th, tw, C), dtype=dtype)
+
+    def transformed_input(self, A_part: np.ndarray, pad: Padding) -> np.ndarray:
+        """V of a chunk as 16 matrices (16, mp * th * tw, C)."""
+        mp = A_part.shape[0]
+        _fill_source(self.S, A_part, pad.top, pad.left)
+        V = self.V[:, :, :mp]
+        input_transform(self.S, self.rows[:, :mp], V)
+        return V.reshape(16, -1, A_part.shape[3])
+
+
 def conv(A: np.ndarray, W: np.ndarray, pad: Padding, n_H: int, n_W: int, b: np.ndarray | None = None) -> np.ndarray:
-    """Stride-1 3x3 convolution of A (m, n_H_prev, n_W_prev, C) with W (3, 3, C, K), plus b."""
+    """Stride-1 3x3 convolution of A (m, n_H_prev, n_W_prev, C) with W (3, 3, C, K), plus b.
+
+    Chunks of examples are shared out over cnnstep's threads (:mod:`cnnstep._parallel`),
+    each with its own buffers; every chunk writes its own slice of Z.
+    """
     m, C, K = A.shape[0], A.shape[3], W.shape[3]
     th, tw = _tiles(n_H), _tiles(n_W)
     U = filter_transform(W).reshape(16, C, K)
     Z = np.empty((m, n_H, n_W, K), dtype=A.dtype)
     parts = _chunk_examples(m, th, tw, C, K, A.dtype.itemsize)
     mc = parts[0].stop - parts[0].start
-    S = _source_buffer(mc, th, tw, C, A.dtype)
-    rows = np.empty((4, mc, th, 2, tw + 1, C), dtype=A.dtype)
-    V = np.empty((4, 4, mc, th, tw, C), dtype=A.dtype)
-    M = np.empty((16, mc * th * tw, K), dtype=A.dtype)
-    sums = np.empty((2, 4, mc, th, tw, K), dtype=A.dtype)
     even = n_H == 2 * th and n_W == 2 * tw
-    Y_full = None if even else np.empty((mc, th, 2, tw, 2, K), dtype=A.dtype)
-    for part in parts:
-        mp = part.stop - part.start
-        _fill_source(S, A[part], pad.top, pad.left)
-        input_transform(S, rows[:, :mp], V[:, :, :mp])
-        Mp = M[:, : mp * th * tw]
-        np.matmul(V[:, :, :mp].reshape(16, -1, C), U, out=Mp)  # xi (P c) , xi c k -> xi P k
-        if b is not None:
-            Mp[5] += b.reshape(K)  # M[1, 1] reaches all four outputs of a tile once: the bias
-        M4 = Mp.reshape(4, 4, mp, th, tw, K)
-        if even:
-            output_transform(M4, sums[:, :, :mp], Z[part].reshape(mp, th, 2, tw, 2, K))
-        else:
-            Y = output_transform(M4, sums[:, :, :mp], Y_full[:mp])
-            Z[part] = Y.reshape(mp, 2 * th, 2 * tw, K)[:, :n_H, :n_W, :]
+
+    def task(group):
+        scratch = _Scratch(mc, th, tw, C, K, A.dtype)
+        M = np.empty((16, mc * th * tw, K), dtype=A.dtype)
+        sums = np.empty((2, 4, mc, th, tw, K), dtype=A.dtype)
+        Y_full = None if even else np.empty((mc, th, 2, tw, 2, K), dtype=A.dtype)
+        for part in group:
+            mp = part.stop - part.start
+            Mp = M[:, : mp * th * tw]
+            np.matmul(scratch.transformed_input(A[part], pad), U, out=Mp)  # xi (P c) , xi c k -> xi P k
+            if b is not None:
+                Mp[5] += b.reshape(K)  # M[1, 1] reaches all four outputs of a tile once: the bias
+            M4 = Mp.reshape(4, 4, mp, th, tw, K)
+            if even:
+                output_transform(M4, sums[:, :, :mp], Z[part].reshape(mp, th, 2, tw, 2, K))
+            else:
+                Y = output_transform(M4, sums[:, :, :mp], Y_full[:mp])
+                Z[part] = Y.reshape(mp, 2 * th, 2 * tw, K)[:, :n_H, :n_W, :]
+
+    _parallel.run_groups(task, parts, _work_size(m, th, tw, C, K), blas=True)
     return Z
 
 
 def weight_gradient(dZ: np.ndarray, A: np.ndarray, pad: Padding) -> np.ndarray:
-    """dW (3, 3, C, K) of the stride-1 3x3 convolution that produced dZ from A."""
+    """dW (3, 3, C, K) of the stride-1 3x3 convolution that produced dZ from A.
+
+    Each thread sums dU over its own chunks; the threads' sums are added in a fixed order.
+    """
     m, n_H, n_W, K = dZ.shape
     C = A.shape[3]
     th, tw = _tiles(n_H), _tiles(n_W)
     parts = _chunk_examples(m, th, tw, C, K, A.dtype.itemsize)
     mc = parts[0].stop - parts[0].start
-    S = _source_buffer(mc, th, tw, C, A.dtype)
-    rows = np.empty((4, mc, th, 2, tw + 1, C), dtype=A.dtype)
-    V = np.empty((4, 4, mc, th, tw, C), dtype=A.dtype)
-    blocks = np.zeros((mc, th, 2, tw, 2, K), dtype=dZ.dtype)
-    grad_rows = np.empty((4, mc, th, tw, 2, K), dtype=dZ.dtype)
-    dM = np.empty((4, 4, mc, th, tw, K), dtype=dZ.dtype)
-    dU = np.zeros((16, C, K), dtype=dZ.dtype)
-    product = np.empty((16, C, K), dtype=dZ.dtype)
-    for part in parts:
-        mp = part.stop - part.start
-        _fill_source(S, A[part], pad.top, pad.left)
-        input_transform(S, rows[:, :mp], V[:, :, :mp])
-        gradient_transform(dZ[part], blocks[:mp], grad_rows[:, :mp], dM[:, :, :mp])
-        Vp = V[:, :, :mp].reshape(16, -1, C)
-        dMp = dM[:, :, :mp].reshape(16, -1, K)
-        np.matmul(Vp.transpose(0, 2, 1), dMp, out=product)  # xi c P , xi P k -> xi c k
-        dU += product
+
+    def task(group):
+        scratch = _Scratch(mc, th, tw, C, K, A.dtype)
+        blocks = np.zeros((mc, th, 2, tw, 2, K), dtype=dZ.dtype)
+        grad_rows = np.empty((4, mc, th, tw, 2, K), dtype=dZ.dtype)
+        dM = np.empty((4, 4, mc, th, tw, K), dtype=dZ.dtype)
+        dU = np.zeros((16, C, K), dtype=dZ.dtype)
+        product = np.empty((16, C, K), dtype=dZ.dtype)
+        for part in group:
+            mp = part.stop - part.start
+            Vp = scratch.transformed_input(A[part], pad)
+            gradient_transform(dZ[part], blocks[:mp], grad_rows[:, :mp], dM[:, :, :mp])
+            dMp = dM[:, :, :mp].reshape(16, -1, K)
+            np.matmul(Vp.transpose(0, 2, 1), dMp, out=product)  # xi c P , xi P k -> xi c k
+            dU += product
+        return dU
+
+    dU = sum(_parallel.run_groups(task, parts, _work_size(m, th, tw, C, K), blas=True))
     Gw = G.astype(dZ.dtype)
     # a i , a b c k , b j -> i j c k
     return np.einsum("ai,abck,bj->ijck", Gw, dU.reshape(4, 4, C, K), Gw, optimize=True)
