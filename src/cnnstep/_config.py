@@ -52,7 +52,7 @@ def set_workspace_limit(nbytes: int) -> int:
 
 # Kernels whose passes are memory-bound (elementwise transforms) run fastest when one
 # chunk's buffers stay in the processor's caches: they use chunks of about this size.
-CACHE_CHUNK_BYTES = 4 * 2**20
+CACHE_CHUNK_BYTES = 2 * 2**20
 # Pooling's passes touch a few arrays of the input's size per chunk.
 POOL_CHUNK_BYTES = 2 * 2**20
 
