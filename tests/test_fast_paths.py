@@ -49,6 +49,7 @@ WINOGRAD_CASES = [
 def small_winograd(monkeypatch):
     """Let small test shapes take the Winograd path (its size thresholds are about speed only)."""
     monkeypatch.setattr(_winograd, "MIN_CHANNELS", 8)
+    monkeypatch.setattr(_winograd, "MIN_FORWARD_CHANNELS", 8)
     monkeypatch.setattr(_winograd, "MIN_OUTPUTS", 1)
 
 
@@ -62,6 +63,18 @@ def test_winograd_selection_thresholds():
     for (side, c_prev, c), expected in picks.items():
         g = geometry(np.zeros((1, side, side, c_prev)), np.zeros((3, 3, c_prev, c)), hp)
         assert _winograd.applicable(g) is expected, (side, c_prev, c)
+    forward_picks = {(32, 32, 32): True, (32, 31, 64): False, (32, 64, 31): False, (32, 16, 16): False, (29, 32, 32): False}
+    for (side, c_prev, c), expected in forward_picks.items():
+        g = geometry(np.zeros((1, side, side, c_prev)), np.zeros((3, 3, c_prev, c)), hp)
+        assert _winograd.applicable(g, forward=True) is expected, (side, c_prev, c)
+
+
+def test_between_the_forward_and_backward_channel_thresholds_both_kernels_agree(rng):
+    """16 channels: im2col forward, Winograd backward (at a size each is chosen for)."""
+    a_shape, w_shape, hp = (2, 30, 30, 16), (3, 3, 16, 16), {"stride": 1, "pad": 1}
+    g = geometry(np.zeros(a_shape), np.zeros(w_shape), hp)
+    assert _winograd.applicable(g) and not _winograd.applicable(g, forward=True)
+    check_against_reference(rng, a_shape, w_shape, hp)
 
 
 def test_winograd_agrees_with_reference_at_a_size_it_is_chosen_for(rng):

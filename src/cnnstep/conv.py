@@ -89,10 +89,11 @@ def _forward(A, W, b, g):
     their output is not finite, the direct im2col product (where every output sees only its
     own window) computes it again: NaN and infinities land exactly where they belong.
     """
-    if not (_winograd.applicable(g) or _band.applicable(g)):
+    winograd = _winograd.applicable(g, forward=True)
+    if not (winograd or _band.applicable(g)):
         return _im2col.conv_forward(A, W, b, g)
     with np.errstate(invalid="ignore", over="ignore"):  # their artefacts are redone below
-        if _winograd.applicable(g):
+        if winograd:
             Z = _winograd.conv(A, W, g.pad, g.n_H, g.n_W, b)
         else:
             Z = _band.conv_forward(A, W, b, g)
