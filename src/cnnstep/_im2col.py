@@ -11,9 +11,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from cnnstep import _config, _parallel
+from cnnstep import _config, _frame, _parallel
 from cnnstep._checks import ConvGeometry
-from cnnstep._frame import frame
 
 
 def windows(A_pad: np.ndarray, g: ConvGeometry) -> np.ndarray:
@@ -34,14 +33,22 @@ def _parts(g: ConvGeometry, itemsize: int):
     return _config.chunks(g.m, per_example, budget)
 
 
-def _framed(A: np.ndarray, g: ConvGeometry) -> np.ndarray:
-    return frame(A, g.pad) if g.pad.any else A
+class _Windows:
+    """One thread's window matrix for chunks of up to ``mc`` examples, and the zero frame
+    (padding only) the chunks are placed in: both reused from chunk to chunk."""
 
+    def __init__(self, g: ConvGeometry, mc: int, dtype):
+        self.g = g
+        self.buffer = np.empty((mc * g.n_H * g.n_W, g.f_h * g.f_w * g.n_C_prev), dtype=dtype)
+        self.framed = _frame.blank(mc, g.n_H_prev, g.n_W_prev, g.n_C_prev, g.pad, dtype) if g.pad.any else None
 
-def _fill_cols(A_part: np.ndarray, g: ConvGeometry, cols: np.ndarray) -> np.ndarray:
-    """cols (mp * n_H * n_W, K) <- the windows of the chunk A_part."""
-    np.copyto(cols.reshape(-1, g.n_H, g.n_W, g.f_h, g.f_w, g.n_C_prev), windows(_framed(A_part, g), g))
-    return cols
+    def cols(self, A_part: np.ndarray) -> np.ndarray:
+        """(mp * n_H * n_W, K) <- the windows of the chunk A_part."""
+        g = self.g
+        source = A_part if self.framed is None else _frame.put(self.framed, A_part, g.pad)
+        cols = self.buffer[: A_part.shape[0] * g.n_H * g.n_W]
+        np.copyto(cols.reshape(-1, g.n_H, g.n_W, g.f_h, g.f_w, g.n_C_prev), windows(source, g))
+        return cols
 
 
 def _work_size(g: ConvGeometry) -> int:
@@ -56,15 +63,14 @@ def _run(task, parts, g: ConvGeometry) -> list:
 def conv_forward(A: np.ndarray, W: np.ndarray, b: np.ndarray, g: ConvGeometry) -> np.ndarray:
     """Z = im2col(A_pad) @ W2 + b, chunk by chunk."""
     W2 = W.reshape(-1, g.n_C)
-    K = W2.shape[0]
     Z = np.empty((g.m, g.n_H, g.n_W, g.n_C), dtype=A.dtype)
     parts = _parts(g, A.dtype.itemsize)
 
     def task(group):
-        buffer = np.empty(((parts[0].stop - parts[0].start) * g.n_H * g.n_W, K), dtype=A.dtype)
+        scratch = _Windows(g, parts[0].stop - parts[0].start, A.dtype)
         for part in group:
             rows = (part.stop - part.start) * g.n_H * g.n_W
-            cols = _fill_cols(A[part], g, buffer[:rows])
+            cols = scratch.cols(A[part])
             Z_part = Z[part].reshape(rows, g.n_C)
             # m h w (i j c) , (i j c) k -> m h w k
             np.matmul(cols, W2, out=Z_part)
@@ -109,16 +115,16 @@ def conv_backward(dZ: np.ndarray, A: np.ndarray, W: np.ndarray, g: ConvGeometry,
 
     def task(group):
         dWt = np.zeros((g.n_C, K), dtype=dZ.dtype)
-        buffer = np.empty(((parts[0].stop - parts[0].start) * g.n_H * g.n_W, K), dtype=A.dtype)
+        scratch = _Windows(g, parts[0].stop - parts[0].start, A.dtype)
         back = _InputGradient(g, parts, dA) if input_gradient else None
         for part in group:
             rows = (part.stop - part.start) * g.n_H * g.n_W
             dZ2 = np.ascontiguousarray(dZ[part]).reshape(rows, g.n_C)
-            cols = _fill_cols(A[part], g, buffer[:rows])
+            cols = scratch.cols(A[part])
             # k M , M (i j c) -> k (i j c)
             dWt += dZ2.T @ cols
             if back is not None:
-                back.add(part, np.matmul(dZ2, W2.T, out=buffer[:rows]))  # M k , k (i j c) -> M (i j c)
+                back.add(part, np.matmul(dZ2, W2.T, out=cols))  # M k , k (i j c) -> M (i j c)
         return dWt
 
     dWt = sum(_run(task, parts, g))
