@@ -340,3 +340,14 @@ def test_both_sides_of_the_band_boundary_agree(rng, w_shape, hp, expected):
     a_shape = (2, 9, 11, w_shape[2])
     assert _band.applicable(geometry(np.zeros(a_shape), np.zeros(w_shape), hp)) is expected
     check_against_reference(rng, a_shape, w_shape, hp)
+
+
+@pytest.mark.parametrize("filters, expected", [(8, True), (9, False), (16, False)])
+def test_both_sides_of_the_band_forward_boundary_agree(rng, filters, expected):
+    """Up to 8 filters the forward pass is banded too; past that only the backward is."""
+    from cnnstep import _band
+
+    a_shape, w_shape, hp = (2, 9, 11, 3), (3, 3, 3, filters), {"stride": 1, "pad": 1}
+    g = geometry(np.zeros(a_shape), np.zeros(w_shape), hp)
+    assert _band.applicable(g) and _band.applicable(g, forward=True) is expected
+    check_against_reference(rng, a_shape, w_shape, hp)

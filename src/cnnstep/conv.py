@@ -90,7 +90,7 @@ def _forward(A, W, b, g):
     own window) computes it again: NaN and infinities land exactly where they belong.
     """
     winograd = _winograd.applicable(g, forward=True)
-    if not (winograd or _band.applicable(g)):
+    if not (winograd or _band.applicable(g, forward=True)):
         return _im2col.conv_forward(A, W, b, g)
     with np.errstate(invalid="ignore", over="ignore"):  # their artefacts are redone below
         if winograd:
