@@ -681,7 +681,8 @@ def run(cases=None, rounds=5, repeat=3, pause=0.2, threads=2, quick=False, memor
     cases : None (all of :data:`CASES`), or names ("S1", "P3", also "S1,P3"), :class:`Case`
         objects or dicts of Case fields, mixed freely.
     rounds, repeat, pause : the timing method (see the module's docstring).
-    threads : torch.set_num_threads, and numpy's BLAS threads where threadpoolctl is installed.
+    threads : torch.set_num_threads and cnnstep.set_num_threads, and numpy's BLAS threads where
+        threadpoolctl is installed.
     quick : batch at most ``QUICK_M`` examples, rounds/repeat/pause capped at
         ``QUICK_ROUNDS``/``QUICK_REPEAT``/``QUICK_PAUSE``, loops timed on an output of about
         ``QUICK_LOOP_SIDE`` x ``QUICK_LOOP_SIDE`` positions timed once, memory probed for the
@@ -831,7 +832,7 @@ def _header(results: dict) -> list[str]:
         f"CPU: {c['cpu']}, {c['cores']} cores ({c['usable_cores']} usable); {c['platform']}; Python {c['python']}",
         f"numpy {c['numpy']}, BLAS {blas['build']}",
         f"  BLAS at run time: {runtime}",
-        f"torch {c['torch']}, {c['threads']} threads (torch.set_num_threads)",
+        f"torch {c['torch']}, {c['threads']} threads (torch.set_num_threads); cnnstep {c['threads']} threads",
         f"rounds {s['rounds']} x repeat {s['repeat']} timed calls, pause {s['pause_s']:g} s, "
         f"median of {s['rounds'] * s['repeat']}; quick {'yes' if s['quick'] else 'no'}; "
         f"workspace limit {c['workspace_limit_bytes'] / 2**20:g} MiB",
@@ -941,7 +942,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     parser.add_argument("--pause", type=_seconds, default=0.2,
                         help="seconds of sleep before each contender's calls (default 0.2)")
     parser.add_argument("--threads", type=_positive_int, default=2,
-                        help="torch threads, and numpy BLAS threads where threadpoolctl is there (default 2)")
+                        help="torch and cnnstep threads, and numpy BLAS threads where threadpoolctl is there (default 2)")
     parser.add_argument("--cases", default=None,
                         help=f"comma-separated case names (default all: {','.join(c.name for c in CASES)})")
     parser.add_argument("--dtype", action="append", default=None, metavar="DTYPE",
