@@ -174,6 +174,20 @@ def test_blas_held_to_one_thread_inside_threaded_runs_and_restored_after():
         _parallel.set_num_threads(previous)
 
 
+def test_numpys_own_openblas_is_the_one_controlled():
+    """Another package's OpenBLAS (scipy ships its own) is never taken for NumPy's."""
+    import os
+
+    from cnnstep import _blas
+
+    pytest.importorskip("scipy.linalg")  # maps scipy's OpenBLAS into the process, if it has one
+    paths = _blas._loaded_libraries()
+    ours = [p for p in paths if "numpy" in os.path.realpath(p).split(os.sep)[-2]]
+    if not ours:
+        pytest.skip("NumPy here does not ship its own OpenBLAS")
+    assert paths[0] == ours[0]
+
+
 def test_winograd_float32_error_is_bounded(rng, small_winograd):
     """F(2x2, 3x3) transforms use 0, +-1 and +-1/2 only: float32 stays within 1e-5 of float64."""
     check_against_reference(rng, (4, 12, 12, 16), (3, 3, 16, 16), {"stride": 1, "pad": 1}, dtype=np.float32, tol=1e-5)

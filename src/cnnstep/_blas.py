@@ -34,21 +34,26 @@ _SYMBOLS = (
 
 
 def _loaded_libraries() -> list[str]:
-    """Paths of the OpenBLAS libraries mapped into this process (Linux), else beside NumPy."""
-    paths = []
+    """Paths of the OpenBLAS libraries to try, NumPy's own first.
+
+    On Linux, the libraries mapped into this process (another package may have loaded an
+    OpenBLAS of its own, so those under NumPy's folders come first); elsewhere, or if
+    none is mapped, the ones shipped beside NumPy.
+    """
+    root = os.path.dirname(np.__file__)
+    beside = [os.path.realpath(folder) for folder in (os.path.join(root, os.pardir, "numpy.libs"), os.path.join(root, ".dylibs"))]
+    mapped = []
     try:
         with open("/proc/self/maps", encoding="utf-8", errors="replace") as maps:
             for line in maps:
                 path = line.rsplit(" ", 1)[-1].strip()
-                if "openblas" in os.path.basename(path).lower() and path not in paths:
-                    paths.append(path)
+                if "openblas" in os.path.basename(path).lower() and path not in mapped:
+                    mapped.append(path)
     except OSError:
         pass
-    if not paths:
-        root = os.path.dirname(np.__file__)
-        for folder in (os.path.join(root, os.pardir, "numpy.libs"), os.path.join(root, ".dylibs")):
-            paths.extend(sorted(glob.glob(os.path.join(folder, "*openblas*"))))
-    return paths
+    if mapped:
+        return sorted(mapped, key=lambda path: not any(path.startswith(folder + os.sep) for folder in beside))
+    return [path for folder in beside for path in sorted(glob.glob(os.path.join(folder, "*openblas*")))]
 
 
 def _controls():
