@@ -151,6 +151,49 @@ def test_conv_chunks_shared_out_over_threads_agree(rng, monkeypatch, small_winog
     assert max_relative_difference(dW, reference.conv_backward(dZ, cache)[1]) <= 1e-10
 
 
+@pytest.mark.parametrize("kernel, a_shape, w_shape, hp", CONV_KERNEL_CASES)
+def test_outputs_are_the_same_bits_for_any_thread_count(rng, monkeypatch, small_winograd, kernel, a_shape, w_shape, hp):
+    """Chunks do not depend on the thread count, so neither do Z and dA_prev (dW may differ in
+    its last bits: it is summed per thread)."""
+    from cnnstep import _parallel
+
+    monkeypatch.setattr(_parallel, "MIN_PARALLEL_SIZE", 0)
+    A_prev, W = rng.normal(size=(9,) + a_shape[1:]), rng.normal(size=w_shape)
+    b = rng.normal(size=(1, 1, 1, w_shape[3]))
+    per_example = A_prev[0].size * 8 * 40  # a few examples per chunk, whatever the kernel
+    previous_limit = cnnstep.set_workspace_limit(3 * per_example)
+    previous_threads = _parallel.num_threads()
+    try:
+        results = []
+        for threads in (1, 2, 3):
+            _parallel.set_num_threads(threads)
+            Z, cache = cnnstep.conv_forward(A_prev, W, b, hp)
+            results.append((Z, cnnstep.conv_backward(Z * 0.5, cache)[0]))
+    finally:
+        cnnstep.set_workspace_limit(previous_limit)
+        _parallel.set_num_threads(previous_threads)
+    for Z, dA in results[1:]:
+        np.testing.assert_array_equal(Z, results[0][0])
+        np.testing.assert_array_equal(dA, results[0][1])
+
+
+def test_no_more_groups_at_once_than_the_workspace_holds():
+    import threading
+
+    from cnnstep import _parallel
+
+    previous_threads = _parallel.set_num_threads(3)
+    previous_limit = cnnstep.set_workspace_limit(100)
+    try:
+        caller = threading.get_ident()
+        idents = _parallel.run_groups(lambda group: threading.get_ident(), range(6), size=1 << 30, scratch=50)
+        assert len(idents) == 2 and idents[0] == caller != idents[1]   # 100 // 50: two groups
+        assert _parallel.run_groups(lambda group: len(group), range(6), size=1 << 30, scratch=101) == [6]
+    finally:
+        _parallel.set_num_threads(previous_threads)
+        cnnstep.set_workspace_limit(previous_limit)
+
+
 def test_blas_held_to_one_thread_inside_threaded_runs_and_restored_after():
     from cnnstep import _blas, _parallel
 
@@ -175,17 +218,21 @@ def test_blas_held_to_one_thread_inside_threaded_runs_and_restored_after():
 
 
 def test_numpys_own_openblas_is_the_one_controlled():
-    """Another package's OpenBLAS (scipy ships its own) is never taken for NumPy's."""
-    import os
-
+    """The library held to one thread is the one NumPy calls (as threadpoolctl sees it), even
+    with another package's OpenBLAS loaded (scipy ships its own)."""
     from cnnstep import _blas
 
-    pytest.importorskip("scipy.linalg")  # maps scipy's OpenBLAS into the process, if it has one
-    paths = _blas._loaded_libraries()
-    ours = [p for p in paths if "numpy" in os.path.realpath(p).split(os.sep)[-2]]
-    if not ours:
+    threadpoolctl = pytest.importorskip("threadpoolctl")
+    pytest.importorskip("scipy.linalg")
+    if not _blas.available():
+        pytest.skip("NumPy's BLAS here is not a pthreads OpenBLAS whose threads can be set")
+    controller = threadpoolctl.ThreadpoolController()
+    numpys = [lib for lib in controller.info() if lib["internal_api"] == "openblas" and "numpy" in lib["filepath"]]
+    if not numpys:
         pytest.skip("NumPy here does not ship its own OpenBLAS")
-    assert paths[0] == ours[0]
+    with _blas.single_threaded():
+        inside = [lib["num_threads"] for lib in threadpoolctl.ThreadpoolController().info() if lib["filepath"] == numpys[0]["filepath"]]
+    assert inside == [1]
 
 
 def test_winograd_float32_error_is_bounded(rng, small_winograd):

@@ -141,7 +141,7 @@ class _Scratch:
 def _chunks(band: Band, m: int, itemsize: int):
     """Chunks of examples whose data matrices stay cache-sized (and within the workspace limit)."""
     per_example = band.g.n_H * band.nb * (band.row + band.B * band.g.n_C) * itemsize
-    return _config.chunks(m, per_example, _config.thread_budget(_config.CACHE_CHUNK_BYTES))
+    return _config.chunks(m, per_example, _config.chunk_budget(_config.CACHE_CHUNK_BYTES))
 
 
 def _run(task, band: Band, m: int, itemsize: int) -> list:

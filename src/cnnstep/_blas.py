@@ -9,9 +9,12 @@ back afterwards.
 
 The setting is process-wide in OpenBLAS, so it is changed under a lock with a count of
 the runs in progress: the first run in sets one thread, the last run out restores the
-number it found. Only NumPy's OpenBLAS is controlled (found among the loaded libraries,
-or beside NumPy); with any other BLAS :func:`available` is False and the kernels run
-their chunks one after another with BLAS's own threading, as a single thread would.
+number it found. Only the OpenBLAS that NumPy itself calls is controlled: its functions
+are looked up through NumPy's own extension module (whose dependencies hold them), or in
+the libraries shipped beside NumPy, and it must be threaded with its own pthreads (an
+OpenMP build resets the count per call). With any other BLAS :func:`available` is False
+and the kernels run their chunks one after another with BLAS's own threading, as a
+single thread would.
 """
 
 from __future__ import annotations
@@ -24,52 +27,49 @@ import threading
 
 import numpy as np
 
-# (setter, getter) symbol pairs: NumPy's wheels ship scipy-openblas (64-bit integers, with
-# prefixed symbols); a system OpenBLAS has the plain names.
+# (setter, getter, parallel) symbol names: NumPy's wheels ship scipy-openblas (64-bit
+# integers, prefixed symbols); a system OpenBLAS has the plain names.
 _SYMBOLS = (
-    ("scipy_openblas_set_num_threads64_", "scipy_openblas_get_num_threads64_"),
-    ("scipy_openblas_set_num_threads", "scipy_openblas_get_num_threads"),
-    ("openblas_set_num_threads", "openblas_get_num_threads"),
+    ("scipy_openblas_set_num_threads64_", "scipy_openblas_get_num_threads64_", "scipy_openblas_get_parallel64_"),
+    ("scipy_openblas_set_num_threads", "scipy_openblas_get_num_threads", "scipy_openblas_get_parallel"),
+    ("openblas_set_num_threads", "openblas_get_num_threads", "openblas_get_parallel"),
 )
+_PTHREADS = 1  # what openblas_get_parallel() returns for a pthreads build
 
 
-def _loaded_libraries() -> list[str]:
-    """Paths of the OpenBLAS libraries to try, NumPy's own first.
-
-    On Linux, the libraries mapped into this process (another package may have loaded an
-    OpenBLAS of its own, so those under NumPy's folders come first); elsewhere, or if
-    none is mapped, the ones shipped beside NumPy.
-    """
-    root = os.path.dirname(np.__file__)
-    beside = [os.path.realpath(folder) for folder in (os.path.join(root, os.pardir, "numpy.libs"), os.path.join(root, ".dylibs"))]
-    mapped = []
+def _candidates() -> list[str]:
+    """Libraries to look in: NumPy's extension module first (symbol lookup through a handle
+    also searches the libraries it depends on, on Linux and macOS), then the OpenBLAS files
+    shipped beside NumPy (Windows wheels, where it does not)."""
+    paths = []
     try:
-        with open("/proc/self/maps", encoding="utf-8", errors="replace") as maps:
-            for line in maps:
-                path = line.rsplit(" ", 1)[-1].strip()
-                if "openblas" in os.path.basename(path).lower() and path not in mapped:
-                    mapped.append(path)
-    except OSError:
-        pass
-    if mapped:
-        return sorted(mapped, key=lambda path: not any(path.startswith(folder + os.sep) for folder in beside))
-    return [path for folder in beside for path in sorted(glob.glob(os.path.join(folder, "*openblas*")))]
+        from numpy._core import _multiarray_umath
+    except ImportError:  # NumPy 1.x
+        from numpy.core import _multiarray_umath
+    paths.append(_multiarray_umath.__file__)
+    root = os.path.dirname(np.__file__)
+    for folder in (os.path.join(root, os.pardir, "numpy.libs"), os.path.join(root, ".dylibs")):
+        paths.extend(sorted(glob.glob(os.path.join(folder, "*openblas*"))))
+    return paths
 
 
 def _controls():
-    """(set_num_threads, get_num_threads) of NumPy's OpenBLAS, or None."""
-    for path in _loaded_libraries():
+    """(set_num_threads, get_num_threads) of the OpenBLAS NumPy calls, or None."""
+    for path in _candidates():
         try:
             library = ctypes.CDLL(path)
         except OSError:
             continue
-        for setter, getter in _SYMBOLS:
+        for setter, getter, parallel in _SYMBOLS:
             try:
-                set_threads, get_threads = getattr(library, setter), getattr(library, getter)
+                set_threads, get_threads, get_parallel = (getattr(library, name) for name in (setter, getter, parallel))
             except AttributeError:
                 continue
             set_threads.argtypes, set_threads.restype = [ctypes.c_int], None
             get_threads.argtypes, get_threads.restype = [], ctypes.c_int
+            get_parallel.argtypes, get_parallel.restype = [], ctypes.c_int
+            if get_parallel() != _PTHREADS:
+                return None
             return set_threads, get_threads
     return None
 

@@ -57,11 +57,14 @@ CACHE_CHUNK_BYTES = 2 * 2**20
 POOL_CHUNK_BYTES = 2 * 2**20
 
 
-def thread_budget(cap: int) -> int:
-    """Scratch bytes for one thread's chunk: ``cap``, or its share of the workspace limit if smaller."""
-    from cnnstep._parallel import num_threads
+def chunk_budget(cap: int) -> int:
+    """Scratch bytes for one chunk: ``cap``, or the workspace limit if smaller.
 
-    return min(cap, _workspace_bytes // num_threads())
+    It does not depend on the thread count, so neither do the chunks (nor, with them, the
+    rounding of the outputs); threaded runs use fewer threads when the workspace limit
+    would not hold one chunk's scratch per thread (see :func:`cnnstep._parallel.run_groups`).
+    """
+    return min(cap, _workspace_bytes)
 
 
 def chunks(m: int, bytes_per_example: int, budget: int | None = None):

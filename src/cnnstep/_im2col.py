@@ -26,11 +26,14 @@ def windows(A_pad: np.ndarray, g: ConvGeometry) -> np.ndarray:
     )
 
 
+def _per_example(g: ConvGeometry, itemsize: int) -> int:
+    """Scratch bytes per example: its window matrix and that matrix's gradient."""
+    return 2 * g.n_H * g.n_W * g.f_h * g.f_w * g.n_C_prev * itemsize
+
+
 def _parts(g: ConvGeometry, itemsize: int):
     """Chunks of examples whose window matrices (and their gradient) stay cache-sized."""
-    per_example = 2 * g.n_H * g.n_W * g.f_h * g.f_w * g.n_C_prev * itemsize
-    budget = _config.thread_budget(2 * _config.CACHE_CHUNK_BYTES)
-    return _config.chunks(g.m, per_example, budget)
+    return _config.chunks(g.m, _per_example(g, itemsize), _config.chunk_budget(2 * _config.CACHE_CHUNK_BYTES))
 
 
 class _Windows:
@@ -55,9 +58,10 @@ def _work_size(g: ConvGeometry) -> int:
     return g.m * g.n_H * g.n_W * g.f_h * g.f_w * g.n_C_prev
 
 
-def _run(task, parts, g: ConvGeometry) -> list:
+def _run(task, parts, g: ConvGeometry, itemsize: int) -> list:
     """Chunks shared out over cnnstep's threads, BLAS on one thread in each."""
-    return _parallel.run_groups(task, parts, _work_size(g), blas=True)
+    scratch = (parts[0].stop - parts[0].start) * _per_example(g, itemsize)
+    return _parallel.run_groups(task, parts, _work_size(g), blas=True, scratch=scratch)
 
 
 def conv_forward(A: np.ndarray, W: np.ndarray, b: np.ndarray, g: ConvGeometry) -> np.ndarray:
@@ -76,7 +80,7 @@ def conv_forward(A: np.ndarray, W: np.ndarray, b: np.ndarray, g: ConvGeometry) -
             np.matmul(cols, W2, out=Z_part)
             Z_part += b.reshape(g.n_C)
 
-    _run(task, parts, g)
+    _run(task, parts, g, A.dtype.itemsize)
     return Z
 
 
@@ -127,7 +131,7 @@ def conv_backward(dZ: np.ndarray, A: np.ndarray, W: np.ndarray, g: ConvGeometry,
                 back.add(part, np.matmul(dZ2, W2.T, out=cols))  # M k , k (i j c) -> M (i j c)
         return dWt
 
-    dWt = sum(_run(task, parts, g))
+    dWt = sum(_run(task, parts, g, A.dtype.itemsize))
     dW = np.ascontiguousarray(dWt.T).reshape(g.f_h, g.f_w, g.n_C_prev, g.n_C)
     return dA, dW
 
@@ -170,5 +174,5 @@ def input_gradient(dZ: np.ndarray, W: np.ndarray, g: ConvGeometry) -> np.ndarray
             dZ2 = np.ascontiguousarray(dZ[part]).reshape(-1, g.n_C)
             back.add(part, dZ2 @ W2.T)
 
-    _run(task, parts, g)
+    _run(task, parts, g, dZ.dtype.itemsize)
     return dA

@@ -5,9 +5,10 @@ threads; NumPy releases the GIL inside its passes and matrix products, so every 
 works. Pooling's chunks are memory-bound passes. The convolutions' chunks hold copies,
 transforms and matrix products: while they run, BLAS is held to one thread
 (:mod:`cnnstep._blas`), so each core runs one chunk from start to end instead of BLAS's
-workers waiting busily between products. Each chunk writes its own slice of the output;
-sums over the batch (weight gradients) are added per thread and then in thread order,
-so results depend on the thread count only through that order of addition.
+workers waiting busily between products. The chunks do not depend on the thread count
+and each writes its own slice of the output; sums over the batch (weight gradients) are
+added per thread and then in thread order, so results depend on the thread count only
+through that order of addition.
 
 The number of threads defaults to the processors this process may run on; set it with
 :func:`set_num_threads` or the environment variable ``CNNSTEP_NUM_THREADS`` (read at
@@ -22,7 +23,7 @@ import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
-from cnnstep import _blas
+from cnnstep import _blas, _config
 
 
 def _available_cpus() -> int:
@@ -107,7 +108,7 @@ def _groups(parts: list, threads: int) -> list[list]:
     return groups
 
 
-def run_groups(task, parts, size: int | None = None, blas: bool = False) -> list:
+def run_groups(task, parts, size: int | None = None, blas: bool = False, scratch: int | None = None) -> list:
     """``[task(group) for group in groups]``: ``parts`` split into one contiguous group per thread.
 
     Each thread calls ``task`` once with its whole group (a list of parts), so it can set
@@ -116,10 +117,14 @@ def run_groups(task, parts, size: int | None = None, blas: bool = False) -> list
     every part) when there is one thread or one part, from inside another task (no nested
     pools), for work of fewer than ``MIN_PARALLEL_SIZE`` numbers when ``size`` is given,
     and, for tasks whose parts run matrix products (``blas=True``), when BLAS's own threads
-    cannot be held to one while the groups run (see :mod:`cnnstep._blas`).
+    cannot be held to one while the groups run (see :mod:`cnnstep._blas`). ``scratch``: the
+    bytes of scratch one group holds; no more groups run at once than the workspace limit
+    holds (at least one).
     """
     parts = list(parts)
     threads = min(_threads, len(parts))
+    if scratch is not None:
+        threads = min(threads, max(1, _config.workspace_limit() // max(1, scratch)))
     if size is not None and size < MIN_PARALLEL_SIZE:
         threads = 1
     if blas and threads > 1 and not _blas.available():

@@ -172,15 +172,20 @@ def gradient_transform(dZ: np.ndarray, blocks: np.ndarray, rows: np.ndarray, out
     return out
 
 
+def _per_example(th: int, tw: int, C: int, K: int, itemsize: int) -> int:
+    """Bytes of the 4x4-domain buffers (V and M) per example."""
+    return 16 * th * tw * (C + K) * itemsize
+
+
 def _chunk_examples(m: int, th: int, tw: int, C: int, K: int, itemsize: int):
     """Chunks of examples whose 4x4-domain buffers stay cache-sized (and within the workspace limit)."""
-    per_example = 16 * th * tw * (C + K) * itemsize
-    budget = _config.thread_budget(_config.CACHE_CHUNK_BYTES)
-    return _config.chunks(m, per_example, budget)
+    return _config.chunks(m, _per_example(th, tw, C, K, itemsize), _config.chunk_budget(_config.CACHE_CHUNK_BYTES))
 
 
-def _work_size(m: int, th: int, tw: int, C: int, K: int) -> int:
-    return 16 * m * th * tw * max(C, K)
+def _run(task, parts, m: int, th: int, tw: int, C: int, K: int, itemsize: int) -> list:
+    """Chunks shared out over cnnstep's threads, BLAS on one thread in each."""
+    scratch = (parts[0].stop - parts[0].start) * _per_example(th, tw, C, K, itemsize)
+    return _parallel.run_groups(task, parts, 16 * m * th * tw * max(C, K), blas=True, scratch=scratch)
 
 
 class _Scratch:
@@ -232,7 +237,7 @@ def conv(A: np.ndarray, W: np.ndarray, pad: Padding, n_H: int, n_W: int, b: np.n
                 Y = output_transform(M4, sums[:, :, :mp], Y_full[:mp])
                 Z[part] = Y.reshape(mp, 2 * th, 2 * tw, K)[:, :n_H, :n_W, :]
 
-    _parallel.run_groups(task, parts, _work_size(m, th, tw, C, K), blas=True)
+    _run(task, parts, m, th, tw, C, K, A.dtype.itemsize)
     return Z
 
 
@@ -263,7 +268,7 @@ def weight_gradient(dZ: np.ndarray, A: np.ndarray, pad: Padding) -> np.ndarray:
             dU += product
         return dU
 
-    dU = sum(_parallel.run_groups(task, parts, _work_size(m, th, tw, C, K), blas=True))
+    dU = sum(_run(task, parts, m, th, tw, C, K, A.dtype.itemsize))
     Gw = G.astype(dZ.dtype)
     # a i , a b c k , b j -> i j c k
     return np.einsum("ai,abck,bj->ijck", Gw, dU.reshape(4, 4, C, K), Gw, optimize=True)
