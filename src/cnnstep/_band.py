@@ -24,7 +24,6 @@ import numpy as np
 from cnnstep import _config, _frame
 from cnnstep._checks import ConvGeometry
 
-
 # The forward pass uses the band only for few filters: with 16, im2col's product is wide
 # enough and does half the multiplications (64x32x32x3 -> 3x3x16: 1.5 ms against 2.1 in
 # float32, 4.3 against 8.3 in float64), while with 8 the band still wins (32x64x64x3 ->
@@ -126,8 +125,8 @@ class Band:
 
 
 class _Scratch:
-    """One thread's buffers for chunks of up to ``mc`` examples: the padded frame (its
-    border zero once and for all) and the data matrix."""
+    """Buffers for chunks of up to ``mc`` examples, reused chunk after chunk: the padded
+    frame (its border zero once and for all) and the data matrix."""
 
     def __init__(self, band: Band, mc: int, dtype):
         self.band = band
@@ -139,13 +138,7 @@ class _Scratch:
 
 
 def _chunks(band: Band, m: int, itemsize: int):
-    """Chunks of examples whose data matrices stay cache-sized (and within the workspace limit)."""
-    per_example = band.g.n_H * band.nb * (band.row + band.B * band.g.n_C) * itemsize
-    return _config.chunks(m, per_example, _config.chunk_budget(_config.CACHE_CHUNK_BYTES))
-
-
-def _run(task, band: Band, m: int, itemsize: int) -> list:
-    """``task(group, mc)`` once, over every chunk in turn (mc: the largest chunk's size).
+    """Chunks of examples whose data matrices stay cache-sized (and within the workspace limit).
 
     The chunks run one after another, their products on BLAS's own threads: sharing them
     out over cnnstep's threads (BLAS on one thread in each) measured slower here, forward
@@ -153,8 +146,8 @@ def _run(task, band: Band, m: int, itemsize: int) -> list:
     shape runs better on two BLAS threads than as two single-threaded halves
     (16384x132 @ 132x64: 2.5 ms against 3.3), and the copies are short.
     """
-    parts = _chunks(band, m, itemsize)
-    return [task(parts, parts[0].stop - parts[0].start)]
+    per_example = band.g.n_H * band.nb * (band.row + band.B * band.g.n_C) * itemsize
+    return _config.chunks(m, per_example, _config.chunk_budget(_config.CACHE_CHUNK_BYTES))
 
 
 def conv_forward(A: np.ndarray, W: np.ndarray, b: np.ndarray, g: ConvGeometry) -> np.ndarray:
@@ -162,20 +155,17 @@ def conv_forward(A: np.ndarray, W: np.ndarray, b: np.ndarray, g: ConvGeometry) -
     T = band.filters(W)
     Z = np.empty((g.m, g.n_H, g.n_W, g.n_C), dtype=A.dtype)
     exact = band.nb * band.B == g.n_W
-
-    def task(group, mc):
-        scratch = _Scratch(band, mc, A.dtype)
-        for part in group:
-            X = scratch.data(A[part])
-            if exact:
-                # m h block (i u c) , (i u c) (b k) -> m h (block b) k
-                Zp = np.matmul(X, T, out=Z[part].reshape(-1, band.B * g.n_C))
-            else:
-                Zp = (X @ T).reshape(-1, g.n_H, band.nb * band.B, g.n_C)
-                Z[part] = Zp[:, :, : g.n_W]
-            Z[part] += b.reshape(g.n_C)
-
-    _run(task, band, g.m, A.dtype.itemsize)
+    parts = _chunks(band, g.m, A.dtype.itemsize)
+    scratch = _Scratch(band, parts[0].stop - parts[0].start, A.dtype)
+    for part in parts:
+        X = scratch.data(A[part])
+        if exact:
+            # m h block (i u c) , (i u c) (b k) -> m h (block b) k
+            np.matmul(X, T, out=Z[part].reshape(-1, band.B * g.n_C))
+        else:
+            Zb = (X @ T).reshape(-1, g.n_H, band.nb * band.B, g.n_C)
+            Z[part] = Zb[:, :, : g.n_W]
+    Z += b.reshape(g.n_C)
     return Z
 
 
@@ -183,24 +173,21 @@ def conv_backward(dZ: np.ndarray, A: np.ndarray, W: np.ndarray, g: ConvGeometry,
     """(dA_prev, dW) of :func:`conv_forward`; dA_prev is None unless ``input_gradient``."""
     band = Band(g)
     T = band.filters(W)
+    dT = np.zeros(T.shape, dtype=dZ.dtype)
     dA = np.empty((g.m, g.n_H_prev, g.n_W_prev, g.n_C_prev), dtype=dZ.dtype) if input_gradient else None
-
-    def task(group, mc):
-        scratch = _Scratch(band, mc, A.dtype)
-        dT = np.zeros(T.shape, dtype=dZ.dtype)
-        frames = np.empty((mc, band.H_pad, band.W_pad, g.n_C_prev), dtype=dZ.dtype) if input_gradient else None
-        for part in group:
-            X = scratch.data(A[part])
-            dZb = band.blocks(dZ[part])
-            # rows (b k) , rows (i u c) -> (b k) (i u c): BLAS runs this orientation much faster
-            dT += (dZb.T @ X).T
-            if not input_gradient:
-                continue
-            grad = frames[: part.stop - part.start]
-            grad[...] = 0
-            band.scatter(np.matmul(dZb, T.T, out=X), grad)  # rows (b k) , (b k) (i u c) -> rows (i u c)
-            dA[part] = grad[:, g.pad.top : g.pad.top + g.n_H_prev, g.pad.left : g.pad.left + g.n_W_prev, :]
-        return dT
-
-    dT = sum(_run(task, band, g.m, A.dtype.itemsize))
+    parts = _chunks(band, g.m, A.dtype.itemsize)
+    mc = parts[0].stop - parts[0].start
+    scratch = _Scratch(band, mc, A.dtype)
+    frames = np.empty((mc, band.H_pad, band.W_pad, g.n_C_prev), dtype=dZ.dtype) if input_gradient else None
+    for part in parts:
+        X = scratch.data(A[part])
+        dZb = band.blocks(dZ[part])
+        # rows (b k) , rows (i u c) -> (b k) (i u c): BLAS runs this orientation much faster
+        dT += (dZb.T @ X).T
+        if not input_gradient:
+            continue
+        grad = frames[: part.stop - part.start]
+        grad[...] = 0
+        band.scatter(np.matmul(dZb, T.T, out=X), grad)  # rows (b k) , (b k) (i u c) -> rows (i u c)
+        dA[part] = grad[:, g.pad.top : g.pad.top + g.n_H_prev, g.pad.left : g.pad.left + g.n_W_prev, :]
     return dA, band.fold(dT)
