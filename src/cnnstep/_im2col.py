@@ -54,14 +54,10 @@ class _Windows:
         return cols
 
 
-def _work_size(g: ConvGeometry) -> int:
-    return g.m * g.n_H * g.n_W * g.f_h * g.f_w * g.n_C_prev
-
-
 def _run(task, parts, g: ConvGeometry, itemsize: int) -> list:
     """Chunks shared out over cnnstep's threads, BLAS on one thread in each."""
-    scratch = (parts[0].stop - parts[0].start) * _per_example(g, itemsize)
-    return _parallel.run_groups(task, parts, _work_size(g), blas=True, scratch=scratch)
+    size = g.m * g.n_H * g.n_W * g.f_h * g.f_w * g.n_C_prev
+    return _parallel.run_chunks(task, parts, _per_example(g, itemsize), size)
 
 
 def conv_forward(A: np.ndarray, W: np.ndarray, b: np.ndarray, g: ConvGeometry) -> np.ndarray:

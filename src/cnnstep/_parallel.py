@@ -143,6 +143,14 @@ def run_groups(task, parts, size: int | None = None, blas: bool = False, scratch
     return results
 
 
+def run_chunks(task, parts, bytes_per_example: int, size: int) -> list:
+    """:func:`run_groups` for a convolution's chunks of examples (slices), whose parts run
+    matrix products: each group's scratch is its largest chunk's examples times
+    ``bytes_per_example``."""
+    scratch = (parts[0].stop - parts[0].start) * bytes_per_example
+    return run_groups(task, parts, size, blas=True, scratch=scratch)
+
+
 def run(task, parts, size: int | None = None) -> list:
     """``[task(part) for part in parts]``, the parts shared out over the threads.
 

@@ -184,8 +184,7 @@ def _chunk_examples(m: int, th: int, tw: int, C: int, K: int, itemsize: int):
 
 def _run(task, parts, m: int, th: int, tw: int, C: int, K: int, itemsize: int) -> list:
     """Chunks shared out over cnnstep's threads, BLAS on one thread in each."""
-    scratch = (parts[0].stop - parts[0].start) * _per_example(th, tw, C, K, itemsize)
-    return _parallel.run_groups(task, parts, 16 * m * th * tw * max(C, K), blas=True, scratch=scratch)
+    return _parallel.run_chunks(task, parts, _per_example(th, tw, C, K, itemsize), 16 * m * th * tw * max(C, K))
 
 
 class _Scratch:
