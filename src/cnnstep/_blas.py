@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import functools
 import glob
 import os
 import threading
@@ -75,23 +76,17 @@ def _controls():
 
 
 _lock = threading.Lock()
-_found = False
-_control = None
 _depth = 0
 _saved = 1
 
 
+@functools.cache
 def _get_control():
-    global _found, _control
-    if not _found:
-        with _lock:
-            if not _found:
-                try:
-                    _control = _controls()
-                except (OSError, ValueError):  # an unreadable library: not controllable
-                    _control = None
-                _found = True
-    return _control
+    """:func:`_controls`, looked up once."""
+    try:
+        return _controls()
+    except (OSError, ValueError):  # an unreadable library: not controllable
+        return None
 
 
 def available() -> bool:
