@@ -16,7 +16,8 @@ import sys
 import numpy as np
 
 import cnnstep
-from cnnstep import _checks, reference
+from cnnstep import reference
+from cnnstep._kernels import checks as _checks
 
 
 def relative(a, b) -> float:

@@ -1,5 +1,7 @@
 """Comparison helpers shared by the tests."""
 
+from pathlib import Path
+
 import numpy as np
 
 
@@ -17,3 +19,7 @@ def max_relative_difference(actual, expected):
 def tolerance(dtype):
     """The agreement promised between implementations: 1e-10 relative in float64."""
     return 1e-10 if np.dtype(dtype) == np.float64 else 2e-5
+
+
+# The real photos beside the repository (CI has them; a user's clone may not).
+SIGN_DIGITS = Path(__file__).resolve().parents[2] / "shared" / "data" / "sign-digits"

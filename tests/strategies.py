@@ -4,7 +4,7 @@ import numpy as np
 from hypothesis import assume
 from hypothesis import strategies as st
 
-from cnnstep import _checks
+from cnnstep._kernels import checks as _checks
 
 small = st.integers(min_value=1, max_value=4)
 stride_values = st.one_of(st.integers(1, 5), st.tuples(st.integers(1, 5), st.integers(1, 5)))

@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from cnnstep import _checks
+from cnnstep._kernels import checks as _checks
 
 torch = None
 

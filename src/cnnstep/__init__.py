@@ -11,10 +11,15 @@ eight functions as plain loops (the teaching version and test oracle);
 :mod:`cnnstep.gradcheck` checks any backward against finite differences.
 """
 
-from cnnstep._config import set_workspace_limit, workspace_limit
-from cnnstep._parallel import num_threads, set_num_threads
+from cnnstep._kernels.config import set_workspace_limit, workspace_limit
+from cnnstep._kernels.parallel import num_threads, set_num_threads
 from cnnstep.conv import conv_backward, conv_forward, conv_single_step, zero_pad
-from cnnstep.pool import create_mask_from_window, distribute_value, pool_backward, pool_forward
+from cnnstep.pool import (
+    create_mask_from_window,
+    distribute_value,
+    pool_backward,
+    pool_forward,
+)
 
 __version__ = "0.1.0"
 

@@ -3,16 +3,19 @@
 Same names, arguments, shapes and caches as :mod:`cnnstep.reference` (the loops that
 read like the exercise); here the work is done by a few large matrix products instead of
 one Python call per output value. Each call picks the fastest exact kernel for its
-geometry: :mod:`cnnstep._winograd` (3x3, stride 1, many channels, larger images),
-:mod:`cnnstep._band` (few input channels) or :mod:`cnnstep._im2col` (everything else).
+geometry: :mod:`cnnstep._kernels.winograd` (3x3, stride 1, many channels, larger images),
+:mod:`cnnstep._kernels.band` (few input channels) or :mod:`cnnstep._kernels.im2col` (everything else).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from cnnstep import _band, _checks, _im2col, _winograd
-from cnnstep._frame import frame
+from cnnstep._kernels import band as _band
+from cnnstep._kernels import checks as _checks
+from cnnstep._kernels import im2col as _im2col
+from cnnstep._kernels import winograd as _winograd
+from cnnstep._kernels.frame import frame
 from cnnstep.reference import conv_single_step
 
 __all__ = ["zero_pad", "conv_single_step", "conv_forward", "conv_backward"]
@@ -64,11 +67,11 @@ def conv_forward(A_prev, W, b, hparameters):
     cache : tuple
         ``(A_prev, W, b, hparameters)``, the very objects passed in.
     """
-    A, Wt, bt, g = _checks.conv_call(A_prev, W, b, hparameters, "conv_forward")
-    out = _checks.result_dtype(A, Wt, bt)
-    work = _checks.work_dtype(out)
-    Z = _forward(A.astype(work, copy=False), Wt.astype(work, copy=False), bt.astype(work, copy=False), g)
-    return Z.astype(out, copy=False), (A_prev, W, b, hparameters)
+    x, w, bias, g = _checks.conv_call(A_prev, W, b, hparameters, "conv_forward")
+    out_dtype = _checks.result_dtype(x, w, bias)
+    work_dtype = _checks.work_dtype(out_dtype)
+    y = _forward(*(a.astype(work_dtype, copy=False) for a in (x, w, bias)), g)
+    return y.astype(out_dtype, copy=False), (A_prev, W, b, hparameters)
 
 
 def _finite(*arrays) -> bool:
@@ -150,9 +153,9 @@ def backward_parts(dZ, cache, input_gradient=True, func="conv_backward"):
     A network's first layer has no use for the gradient with respect to its input
     images; skipping it saves a large part of that layer's backward work.
     """
-    dZ, (A, Wt, _), g, out, _ = _checks.conv_backward_call(dZ, cache, func)
-    dA_prev, dW = _backward(dZ, A, Wt, g, input_gradient)
-    db = np.einsum("mhwk->k", dZ).reshape(1, 1, 1, g.n_C)
-    if dA_prev is not None:
-        dA_prev = dA_prev.astype(out, copy=False)
-    return dA_prev, dW.astype(out, copy=False), db.astype(out, copy=False)
+    dy, (x, w, _), g, out_dtype, _ = _checks.conv_backward_call(dZ, cache, func)
+    dx, dw = _backward(dy, x, w, g, input_gradient)
+    db = np.einsum("mhwk->k", dy).reshape(1, 1, 1, g.n_C)
+    if dx is not None:
+        dx = dx.astype(out_dtype, copy=False)
+    return dx, dw.astype(out_dtype, copy=False), db.astype(out_dtype, copy=False)

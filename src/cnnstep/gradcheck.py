@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from cnnstep import _checks
+from cnnstep._kernels import checks as _checks
 
 __all__ = ["numerical_gradient", "relative_error", "check_gradients", "check_blocks", "GradcheckResult"]
 
@@ -52,7 +52,7 @@ def _output(result) -> np.ndarray:
 
 def _float64_inputs(inputs: Mapping, func: str) -> dict:
     if not isinstance(inputs, Mapping):
-        raise TypeError(f"{func}: inputs must be a dict of argument name -> value, got {_checks.describe(inputs)}")
+        raise TypeError(f"{func}: inputs must be a dict of argument name -> value, got {_checks.show(inputs)}")
     return {
         name: (_checks.real_array(value, func, f"inputs[{name!r}]").astype(np.float64)
                if isinstance(value, np.ndarray) else value)
@@ -169,7 +169,7 @@ def check_gradients(fun: Callable, inputs: Mapping, grads: Mapping, dout, *,
     """
     func = "check_gradients"
     if not isinstance(grads, Mapping) or not grads:
-        raise TypeError(f"{func}: grads must be a non-empty dict of input name -> gradient, got {_checks.describe(grads)}")
+        raise TypeError(f"{func}: grads must be a non-empty dict of input name -> gradient, got {_checks.show(grads)}")
     result = GradcheckResult(tol=tol)
     for name, analytic in grads.items():
         if name not in inputs:

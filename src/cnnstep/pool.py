@@ -1,318 +1,35 @@
 """Pooling blocks, vectorized: pool_forward, pool_backward, create_mask_from_window,
 distribute_value.
 
-Same names, arguments, shapes and caches as :mod:`cnnstep.reference`. The kernels loop
-over the f_h x f_w offsets of the window (never over examples or output positions): at
-offset (i, j) every output (h, w) looks at input cell (h*s_h + i - pad_top,
-w*s_w + j - pad_left), so one strided slice of the input serves all windows at once.
-Offsets that fall into the padding are simply left out, which is what max-pooling with
--inf padding and average-pooling over the real cells both mean.
+Same names, arguments, shapes and caches as :mod:`cnnstep.reference`. The work is done
+by :mod:`cnnstep._kernels.pooling` on chunks of examples shared out over cnnstep's threads;
+:func:`_kernel` below is the whole choice of kernel.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from cnnstep import _checks, _config, _parallel
-from cnnstep._checks import PoolGeometry
-from cnnstep._frame import frame
+from cnnstep._kernels import checks as _checks
+from cnnstep._kernels import parallel as _parallel
+from cnnstep._kernels import pooling
 from cnnstep.reference import create_mask_from_window, distribute_value
 
 __all__ = ["pool_forward", "pool_backward", "create_mask_from_window", "distribute_value"]
 
 
-def _offset(k: int, s: int, pad_before: int, n_prev: int, n_out: int):
-    """For window offset ``k``: (outputs, inputs) slices of the positions that read a real cell.
+def _kernel(g, mode: str, backward: bool):
+    """The kernel for one geometry, mode and direction.
 
-    Output ``h`` reads input row ``h*s + k - pad_before``; the outputs for which that row
-    exists form one contiguous range. Returns None when there are none.
+    Windows side by side (no padding, stride == window) view the input as whole rows and
+    reduce each window row in one call; any other windows (overlapping, padded, with gaps)
+    take separable passes over strided slices, rows first. The max backward finds the
+    maxima again and routes each gradient to every cell equal to its window's maximum.
+    ``pooling.tiled(g)`` draws that line inside each kernel.
     """
-    first = max(0, -(-(pad_before - k) // s))
-    last = min(n_out - 1, (n_prev - 1 + pad_before - k) // s)
-    if last < first:
-        return None
-    start = first * s + k - pad_before
-    return slice(first, last + 1), slice(start, start + (last - first) * s + 1, s)
-
-
-def _offsets(g: PoolGeometry):
-    """Every window offset (i, j) in row-major order, with its output and input slices."""
-    for i in range(g.f_h):
-        rows = _offset(i, g.s_h, g.pad.top, g.n_H_prev, g.n_H)
-        if rows is None:
-            continue
-        for j in range(g.f_w):
-            cols = _offset(j, g.s_w, g.pad.left, g.n_W_prev, g.n_W)
-            if cols is None:
-                continue
-            out = (slice(None), rows[0], cols[0], slice(None))
-            inp = (slice(None), rows[1], cols[1], slice(None))
-            yield out, inp
-
-
-def _window_counts(g: PoolGeometry, dtype) -> np.ndarray | float:
-    """How many real cells each window holds: (n_H, n_W, 1), or one number without padding."""
-    if not g.pad.any:
-        return float(g.f_h * g.f_w)
-    rows = np.zeros(g.n_H)
-    for i in range(g.f_h):
-        sl = _offset(i, g.s_h, g.pad.top, g.n_H_prev, g.n_H)
-        if sl is not None:
-            rows[sl[0]] += 1
-    cols = np.zeros(g.n_W)
-    for j in range(g.f_w):
-        sl = _offset(j, g.s_w, g.pad.left, g.n_W_prev, g.n_W)
-        if sl is not None:
-            cols[sl[0]] += 1
-    return np.multiply.outer(rows, cols).astype(dtype)[:, :, None]
-
-
-# --------------------------------------------------------------------------- chunked drivers
-#
-# Pooling is memory-bound: every pass reads and writes whole arrays. The batch is cut
-# into chunks of a few examples whose arrays stay in the processor's caches, and the
-# chunks are shared out over the threads (each writes its own slice of the output).
-
-
-def _parts(g: PoolGeometry, itemsize: int):
-    """Chunks of examples: cache-sized for the many passes of overlapping windows; larger for
-    side-by-side windows, whose few passes would otherwise pay more in per-call overhead."""
-    per_example = (g.n_H_prev + g.pad.top + g.pad.bottom) * (g.n_W_prev + g.pad.left + g.pad.right) * g.n_C * itemsize
-    budget = _config.POOL_CHUNK_BYTES * (4 if _tiled(g) else 1)
-    return _config.chunks(g.m, 3 * per_example, budget)
-
-
-def _padded(A: np.ndarray, g: PoolGeometry, fill) -> np.ndarray:
-    """A chunk inside a frame of ``fill`` (the padding), or A itself without padding."""
-    return frame(A, g.pad, fill) if g.pad.any else A
-
-
-def _span(n: int, s: int) -> int:
-    return (n - 1) * s + 1
-
-
-def _combine(op, views, out):
-    """out = op(op(views[0], views[1]), ...) -- a running reduction over window offsets."""
-    if len(views) == 1:
-        np.copyto(out, views[0])
-        return out
-    op(views[0], views[1], out=out)
-    for view in views[2:]:
-        op(out, view, out=out)
-    return out
-
-
-def _halving(op, x: np.ndarray, k: int, out: np.ndarray) -> np.ndarray:
-    """op over k neighbouring blocks of the last axis: x (..., k * C) -> out (..., C).
-
-    Pairs of halves are combined (log2 k passes), so the runs stay long -- better than k
-    passes over runs of C when C is small.
-    """
-    C = x.shape[-1] // k
-    while k > 1:
-        half = k // 2
-        merged = np.empty(x.shape[:-1] + (half * C,), dtype=x.dtype) if half > 1 else out
-        op(x[..., : half * C], x[..., half * C : 2 * half * C], out=merged)
-        if k % 2:
-            op(merged[..., :C], x[..., 2 * half * C :], out=merged[..., :C])
-        x, k = merged, half
-    if x is not out:
-        np.copyto(out, x)
-    return out
-
-
-def _reduce_windows(A_pad: np.ndarray, g: PoolGeometry, op, out: np.ndarray, rows: np.ndarray | None = None):
-    """op over every f_h x f_w window of the padded chunk, separably: rows first, then columns.
-
-    ``rows`` (m, n_H, W_pad, C) receives the first pass: ``op`` over each window's rows,
-    column by column. Rows first: those slices keep whole rows (width x channels)
-    contiguous, and the column pass then runs on an array already reduced by the window's
-    height. Returns ``out``.
-    """
-    span_h, span_w = _span(g.n_H, g.s_h), _span(g.n_W, g.s_w)
-    if rows is None:
-        rows = np.empty((A_pad.shape[0], g.n_H, A_pad.shape[2], g.n_C), dtype=A_pad.dtype)
-    _combine(op, [A_pad[:, i : i + span_h : g.s_h] for i in range(g.f_h)], rows)
-    return _combine(op, [rows[:, :, j : j + span_w : g.s_w] for j in range(g.f_w)], out)
-
-
-def _reduce_tiled(A: np.ndarray, g: PoolGeometry, op, out: np.ndarray) -> np.ndarray:
-    """op over side-by-side windows: whole rows first (long runs), then each window row by halving."""
-    m = A.shape[0]
-    covered = A[:, : g.n_H * g.f_h, : g.n_W * g.f_w, :].reshape(m, g.n_H, g.f_h, g.n_W * g.f_w * g.n_C)
-    rows = np.empty((m, g.n_H, g.n_W * g.f_w * g.n_C), dtype=A.dtype)
-    op.reduce(covered, axis=2, out=rows)  # m h i (w j c) -> m h (w j c); one call, whole rows
-    return _halving(op, rows.reshape(m, g.n_H, g.n_W, g.f_w * g.n_C), g.f_w, out)  # -> m h w c
-
-
-def _max_chunk(A: np.ndarray, g: PoolGeometry, out: np.ndarray, rows: np.ndarray | None = None) -> np.ndarray:
-    # -inf padding is never chosen over a real cell; NaN propagates as np.max's does
-    if _tiled(g) and rows is None:
-        return _reduce_tiled(A, g, np.maximum, out)
-    return _reduce_windows(_padded(A, g, -np.inf), g, np.maximum, out, rows)
-
-
-def _average_chunk(A: np.ndarray, g: PoolGeometry, out: np.ndarray) -> np.ndarray:
-    if _tiled(g):
-        _reduce_tiled(A, g, np.add, out)
-    else:
-        _reduce_windows(_padded(A, g, 0), g, np.add, out)
-    out /= _window_counts(g, A.dtype)  # real cells only
-    return out
-
-
-def _tiled(g: PoolGeometry) -> bool:
-    """Windows side by side: no padding, stride == window (every cell in at most one window)."""
-    return not g.pad.any and g.f_h == g.s_h and g.f_w == g.s_w
-
-
-def _widen(x: np.ndarray, g: PoolGeometry) -> np.ndarray:
-    """Each output column repeated f_w times: (m, n_H, n_W, C) -> (m, n_H, 1, n_W * f_w * C) rows.
-
-    A cell's C channels are viewed as one opaque item, so the repeat copies whole channel
-    vectors (long runs even when C is small). ``x`` is C-contiguous.
-    """
-    cells = np.ascontiguousarray(x).view(np.dtype((np.void, g.n_C * x.itemsize)))
-    wide = np.repeat(cells.reshape(x.shape[:3]), g.f_w, axis=2)
-    return wide.view(x.dtype).reshape(x.shape[0], g.n_H, 1, g.n_W * g.f_w * g.n_C)
-
-
-def _tiled_rows(x: np.ndarray, g: PoolGeometry) -> np.ndarray:
-    """The covered part of a tiled input as a view (m, n_H, f_h, n_W * f_w * C): whole rows per window row.
-
-    ``x`` is C-contiguous, so the view always exists (and writes through it reach ``x``).
-    """
-    covered = x[:, : g.n_H * g.f_h, : g.n_W * g.f_w, :]
-    rows = covered.reshape(x.shape[0], g.n_H, g.f_h, g.n_W * g.f_w * g.n_C)
-    if x.size and not np.may_share_memory(rows, x):
-        raise RuntimeError("pooling kernel: expected a view of a C-contiguous array")
-    return rows
-
-
-def _max_backward_chunk(dA, A, g: PoolGeometry, ties: str, out: np.ndarray) -> np.ndarray:
-    rows = None if _tiled(g) else np.empty((A.shape[0], g.n_H, g.n_W_prev + g.pad.left + g.pad.right, g.n_C), A.dtype)
-    A_max = _max_chunk(A, g, np.empty(dA.shape, dtype=A.dtype), rows)
-    if ties == "all" and not np.isnan(A_max).any():
-        return _max_backward_fast(dA, A, A_max, rows, g, out)
-    out[...] = 0
-    return _max_backward_general(dA, A, A_max, g, ties, out)
-
-
-def _max_backward_fast(dA, A, A_max, rows, g: PoolGeometry, out: np.ndarray) -> np.ndarray:
-    """ties="all" without a NaN maximum: every cell equal to its window's maximum takes dA.
-
-    The product ``mask * dA`` keeps the exercise's NaN behaviour (a NaN dA reaches its
-    whole window). Overlapping windows route in two separable passes: a cell equals its
-    window's maximum exactly when it equals the maximum of its column within the window's
-    rows (``rows``, the forward's first pass) and that column maximum equals the window's,
-    so the gradient goes window -> column maxima (over the window's columns), then column
-    maxima -> cells (over the window's rows).
-    """
-    if _tiled(g):
-        # m h i (w j c): every cell against its own window's maximum, whole rows at a time
-        target = _tiled_rows(out, g)
-        _masked(_tiled_rows(A, g), _widen(A_max, g), _widen(dA, g), target)
-        _zero_uncovered(out, g)
-        return out
-    span_h, span_w = _span(g.n_H, g.s_h), _span(g.n_W, g.s_w)
-    # windows -> column maxima: (m, n_H, W_pad, C)
-    to_rows = np.empty(rows.shape, dtype=dA.dtype)
-    hit = np.empty(dA.shape, dtype=bool)
-    share = np.empty_like(dA)
-    _accumulate(to_rows, 2, g.s_w, g.n_W, (
-        _masked(rows[:, :, j : j + span_w : g.s_w], A_max, dA, share, hit) for j in range(g.f_w)))
-    # column maxima -> cells
-    A_pad = _padded(A, g, -np.inf)
-    target = _padded(out, g, 0) if g.pad.any else out
-    hit = np.empty(rows.shape, dtype=bool)
-    share = np.empty_like(to_rows)
-    _accumulate(target, 1, g.s_h, g.n_H, (
-        _masked(A_pad[:, i : i + span_h : g.s_h], rows, to_rows, share, hit) for i in range(g.f_h)))
-    if g.pad.any:
-        p = g.pad
-        out[...] = target[:, p.top : p.top + g.n_H_prev, p.left : p.left + g.n_W_prev, :]
-    return out
-
-
-def _accumulate(target: np.ndarray, axis: int, s: int, n: int, values) -> np.ndarray:
-    """target = the sum of ``values`` (one array per window offset k = 0, 1, ...), each placed
-    along ``axis`` at k, k + s, ..., k + (n - 1) * s; cells no offset reaches are zero.
-
-    With stride 1 the first offset's slice is one contiguous range, so it is assigned (and
-    the cells past it zeroed) instead of zeroing the whole target first: one pass less.
-    """
-    span = _span(n, s)
-
-    def along(piece: slice) -> tuple:
-        index = [slice(None)] * target.ndim
-        index[axis] = piece
-        return tuple(index)
-
-    for k, value in enumerate(values):
-        if k == 0 and s == 1:
-            target[along(slice(0, span))] = value
-            target[along(slice(span, None))] = 0
-            continue
-        if k == 0:
-            target[...] = 0
-        target[along(slice(k, k + span, s))] += value
-    return target
-
-
-def _masked(cells, maxima, grad, out, hit=None) -> np.ndarray:
-    """out = (cells == maxima) * grad (maxima and grad broadcast over the cells).
-
-    The mask is compared into booleans, copied to numbers, then multiplied: measured
-    faster than comparing straight into floats (a casting loop) or multiplying by the
-    booleans. As in the exercise's ``mask * dA``, a NaN gradient reaches its whole window.
-    """
-    hit = np.equal(cells, maxima, out=hit)
-    np.copyto(out, hit)
-    out *= grad
-    return out
-
-
-def _zero_uncovered(out: np.ndarray, g: PoolGeometry) -> None:
-    """Zero the rows and columns past the last window (tiled windows leave them untouched)."""
-    out[:, g.n_H * g.s_h :] = 0
-    out[:, :, g.n_W * g.s_w :] = 0
-
-
-def _max_backward_general(dA, A, A_max, g: PoolGeometry, ties: str, out: np.ndarray) -> np.ndarray:
-    """Any tie rule, NaN and infinities: ``mask * dA`` per window offset, real cells only.
-
-    NaN in a window is its maximum (the mask marks it); a NaN or infinite dA reaches every
-    cell of its window through the product, as in the exercise's loops.
-    """
-    nan_aware = bool(np.isnan(A_max).any())
-    taken = np.zeros(A_max.shape, dtype=bool) if ties == "first" else None
-    for o, a in _offsets(g):
-        mask = A[a] == A_max[o]
-        if nan_aware:
-            mask |= np.isnan(A[a]) & np.isnan(A_max[o])
-        if taken is not None:
-            mask &= ~taken[o]  # row-major order: only the first maximum of each window
-            taken[o] |= mask
-        out[a] += mask * dA[o]
-    return out
-
-
-def _average_backward_chunk(dA: np.ndarray, g: PoolGeometry, out: np.ndarray) -> np.ndarray:
-    """Each dA spread evenly over its window's real cells; overlaps add up. Fills ``out``."""
-    share = dA / _window_counts(g, dA.dtype)
-    if _tiled(g):
-        np.copyto(_tiled_rows(out, g), _widen(share, g))
-        _zero_uncovered(out, g)
-        return out
-    # separably: spread along the columns, then along the rows
-    target = _padded(out, g, 0) if g.pad.any else out
-    cols = np.empty((dA.shape[0], g.n_H, target.shape[2], g.n_C), dtype=dA.dtype)
-    _accumulate(cols, 2, g.s_w, g.n_W, (share for _ in range(g.f_w)))
-    _accumulate(target, 1, g.s_h, g.n_H, (cols for _ in range(g.f_h)))
-    if g.pad.any:
-        p = g.pad
-        out[...] = target[:, p.top : p.top + g.n_H_prev, p.left : p.left + g.n_W_prev, :]
-    return out
+    if backward:
+        return pooling.max_backward if mode == "max" else pooling.average_backward
+    return pooling.max_forward if mode == "max" else pooling.average_forward
 
 
 def pool_forward(A_prev, hparameters, mode="max"):
@@ -339,13 +56,13 @@ def pool_forward(A_prev, hparameters, mode="max"):
     cache : tuple
         ``(A_prev, hparameters)``, the very objects passed in.
     """
-    A_in, g = _checks.pool_call(A_prev, hparameters, mode, "pool_forward")
-    out = _checks.result_dtype(A_in)
-    A_in = np.ascontiguousarray(A_in, dtype=_checks.work_dtype(out))
-    A = np.empty((g.m, g.n_H, g.n_W, g.n_C), dtype=A_in.dtype)
-    chunk = _max_chunk if mode == "max" else _average_chunk
-    _parallel.run(lambda part: chunk(A_in[part], g, A[part]), _parts(g, A_in.dtype.itemsize), A_in.size)
-    return A.astype(out, copy=False), (A_prev, hparameters)
+    x, g = _checks.pool_call(A_prev, hparameters, mode, "pool_forward")
+    out_dtype = _checks.result_dtype(x)
+    x = np.ascontiguousarray(x, dtype=_checks.work_dtype(out_dtype))
+    y = np.empty((g.m, g.n_H, g.n_W, g.n_C), dtype=x.dtype)  # each chunk's task fills its slice
+    kernel = _kernel(g, mode, backward=False)
+    _parallel.run(lambda part: kernel(x[part], g, y[part]), pooling.parts(g, x.dtype.itemsize), x.size)
+    return y.astype(out_dtype, copy=False), (A_prev, hparameters)
 
 
 def pool_backward(dA, cache, mode="max", ties="all"):
@@ -370,15 +87,16 @@ def pool_backward(dA, cache, mode="max", ties="all"):
     -------
     dA_prev : ndarray, shape (m, n_H_prev, n_W_prev, n_C)
     """
-    dA, (A_in,), g, out, work = _checks.pool_backward_call(dA, cache, mode, ties, "pool_backward")
-    dA = np.ascontiguousarray(dA)
-    A_in = np.ascontiguousarray(A_in)
-    dA_prev = np.empty(A_in.shape, dtype=work)  # each chunk's task fills (and zeroes) its slice
+    dy, (x,), g, out_dtype, work_dtype = _checks.pool_backward_call(dA, cache, mode, ties, "pool_backward")
+    dy = np.ascontiguousarray(dy)
+    x = np.ascontiguousarray(x)
+    dx = np.empty(x.shape, dtype=work_dtype)  # each chunk's task fills (and zeroes) its slice
+    kernel = _kernel(g, mode, backward=True)
     if mode == "average":
         def task(part):
-            _average_backward_chunk(dA[part], g, dA_prev[part])
+            kernel(dy[part], g, dx[part])
     else:
         def task(part):
-            _max_backward_chunk(dA[part], A_in[part], g, ties, dA_prev[part])
-    _parallel.run(task, _parts(g, work.itemsize), A_in.size)
-    return dA_prev.astype(out, copy=False)
+            kernel(dy[part], x[part], g, ties, dx[part])
+    _parallel.run(task, pooling.parts(g, work_dtype.itemsize), x.size)
+    return dx.astype(out_dtype, copy=False)

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from cnnstep import _checks
+from cnnstep._kernels import checks as _checks
 
 __all__ = [
     "zero_pad",
@@ -70,12 +70,12 @@ def conv_single_step(a_slice_prev, W, b):
     if b.size != 1:
         raise ValueError(f"{func}: b must hold exactly one number (e.g. shape (1, 1, 1)), got shape {b.shape}")
     # a Python number as bias stays weak in the promotion (float32 slices give float32)
-    out = _checks.result_dtype(a_slice_prev, W, bias if type(bias) in (int, float) else b)
-    work = _checks.work_dtype(out)
-    s = np.multiply(a_slice_prev.astype(work, copy=False), W.astype(work, copy=False))
+    out_dtype = _checks.result_dtype(a_slice_prev, W, bias if type(bias) in (int, float) else b)
+    work_dtype = _checks.work_dtype(out_dtype)
+    s = np.multiply(a_slice_prev.astype(work_dtype, copy=False), W.astype(work_dtype, copy=False))
     Z = np.sum(s)
-    Z = Z + b.astype(work).reshape(())[()]
-    return out.type(Z)
+    Z = Z + b.astype(work_dtype).reshape(())[()]
+    return out_dtype.type(Z)
 
 
 def conv_forward(A_prev, W, b, hparameters):
@@ -95,12 +95,12 @@ def conv_forward(A_prev, W, b, hparameters):
     cache : (A_prev, W, b, hparameters), the very objects passed in
     """
     A, Wt, bt, g = _checks.conv_call(A_prev, W, b, hparameters, "conv_forward")
-    out = _checks.result_dtype(A, Wt, bt)
-    work = _checks.work_dtype(out)
-    A_prev_pad = zero_pad(A.astype(work, copy=False), g.pad.as_pairs())
-    Wt = Wt.astype(work, copy=False)
-    bt = bt.astype(work, copy=False)
-    Z = np.zeros((g.m, g.n_H, g.n_W, g.n_C), dtype=work)
+    out_dtype = _checks.result_dtype(A, Wt, bt)
+    work_dtype = _checks.work_dtype(out_dtype)
+    A_prev_pad = zero_pad(A.astype(work_dtype, copy=False), g.pad.as_pairs())
+    Wt = Wt.astype(work_dtype, copy=False)
+    bt = bt.astype(work_dtype, copy=False)
+    Z = np.zeros((g.m, g.n_H, g.n_W, g.n_C), dtype=work_dtype)
     for i in range(g.m):
         a_prev_pad = A_prev_pad[i]
         for h in range(g.n_H):
@@ -113,7 +113,7 @@ def conv_forward(A_prev, W, b, hparameters):
                     a_slice_prev = a_prev_pad[vert_start:vert_end, horiz_start:horiz_end, :]
                     Z[i, h, w, c] = conv_single_step(a_slice_prev, Wt[:, :, :, c], bt[:, :, :, c])
     cache = (A_prev, W, b, hparameters)
-    return Z.astype(out, copy=False), cache
+    return Z.astype(out_dtype, copy=False), cache
 
 
 def conv_backward(dZ, cache):
@@ -130,11 +130,11 @@ def conv_backward(dZ, cache):
     dW : ndarray, shape of W
     db : ndarray, shape of b, (1, 1, 1, n_C)
     """
-    dZ, (A, Wt, _), g, out, work = _checks.conv_backward_call(dZ, cache, "conv_backward")
+    dZ, (A, Wt, _), g, out_dtype, work_dtype = _checks.conv_backward_call(dZ, cache, "conv_backward")
     A_prev_pad = zero_pad(A, g.pad.as_pairs())
     dA_prev_pad = np.zeros_like(A_prev_pad)
-    dW = np.zeros(Wt.shape, dtype=work)
-    db = np.zeros((1, 1, 1, g.n_C), dtype=work)
+    dW = np.zeros(Wt.shape, dtype=work_dtype)
+    db = np.zeros((1, 1, 1, g.n_C), dtype=work_dtype)
     for i in range(g.m):
         a_prev_pad = A_prev_pad[i]
         da_prev_pad = dA_prev_pad[i]
@@ -151,7 +151,7 @@ def conv_backward(dZ, cache):
                     db[:, :, :, c] += dZ[i, h, w, c]
     # Cut the padding off by explicit end indices: ``[pad:-pad]`` would be empty for pad 0.
     dA_prev = dA_prev_pad[:, g.pad.top : g.pad.top + g.n_H_prev, g.pad.left : g.pad.left + g.n_W_prev, :]
-    return (dA_prev.astype(out), dW.astype(out, copy=False), db.astype(out, copy=False))
+    return (dA_prev.astype(out_dtype), dW.astype(out_dtype, copy=False), db.astype(out_dtype, copy=False))
 
 
 def _window(start, f, pad_before, n_prev):
@@ -176,10 +176,10 @@ def pool_forward(A_prev, hparameters, mode="max"):
     cache : (A_prev, hparameters), the very objects passed in
     """
     A_in, g = _checks.pool_call(A_prev, hparameters, mode, "pool_forward")
-    out = _checks.result_dtype(A_in)
-    work = _checks.work_dtype(out)
-    A_in = A_in.astype(work, copy=False)
-    A = np.zeros((g.m, g.n_H, g.n_W, g.n_C), dtype=work)
+    out_dtype = _checks.result_dtype(A_in)
+    work_dtype = _checks.work_dtype(out_dtype)
+    A_in = A_in.astype(work_dtype, copy=False)
+    A = np.zeros((g.m, g.n_H, g.n_W, g.n_C), dtype=work_dtype)
     for i in range(g.m):
         for h in range(g.n_H):
             vert_start, vert_end = _window(h * g.s_h, g.f_h, g.pad.top, g.n_H_prev)
@@ -192,7 +192,7 @@ def pool_forward(A_prev, hparameters, mode="max"):
                     else:
                         A[i, h, w, c] = np.mean(a_prev_slice)
     cache = (A_prev, hparameters)
-    return A.astype(out, copy=False), cache
+    return A.astype(out_dtype, copy=False), cache
 
 
 def create_mask_from_window(x):
@@ -253,7 +253,7 @@ def _shape_pair(shape, func):
     if not isinstance(shape, (tuple, list)) or len(shape) != 2:
         if isinstance(shape, (tuple, list)):
             raise ValueError(f"{func}: shape must be {expected}, got {shape!r}")
-        raise TypeError(f"{func}: shape must be {expected}, got {_checks.describe(shape)}")
+        raise TypeError(f"{func}: shape must be {expected}, got {_checks.show(shape)}")
     if not all(_checks.is_int(v) for v in shape):
         raise TypeError(f"{func}: shape must be {expected}, got {shape!r}")
     if min(shape) < 1:
@@ -276,8 +276,8 @@ def pool_backward(dA, cache, mode="max", ties="all"):
     -------
     dA_prev : ndarray, shape of A_prev
     """
-    dA, (A_in,), g, out, work = _checks.pool_backward_call(dA, cache, mode, ties, "pool_backward")
-    dA_prev = np.zeros(A_in.shape, dtype=work)
+    dA, (A_in,), g, out_dtype, work_dtype = _checks.pool_backward_call(dA, cache, mode, ties, "pool_backward")
+    dA_prev = np.zeros(A_in.shape, dtype=work_dtype)
     for i in range(g.m):
         for h in range(g.n_H):
             vert_start, vert_end = _window(h * g.s_h, g.f_h, g.pad.top, g.n_H_prev)
@@ -294,4 +294,4 @@ def pool_backward(dA, cache, mode="max", ties="all"):
                         da = dA[i, h, w, c]
                         shape = (vert_end - vert_start, horiz_end - horiz_start)
                         dA_prev[i, vert_start:vert_end, horiz_start:horiz_end, c] += distribute_value(da, shape)
-    return dA_prev.astype(out, copy=False)
+    return dA_prev.astype(out_dtype, copy=False)

@@ -18,7 +18,16 @@ layers call ``cnnstep.conv_forward`` / ``conv_backward`` / ``pool_forward`` /
 """
 
 from cnnstep.nn.architectures import ARCHITECTURES, application, build, default
-from cnnstep.nn.layers import AvgPool2D, Conv2D, Dense, Flatten, Layer, MaxPool2D, ReLU, layer_from_config
+from cnnstep.nn.layers import (
+    AvgPool2D,
+    Conv2D,
+    Dense,
+    Flatten,
+    Layer,
+    MaxPool2D,
+    ReLU,
+    layer_from_config,
+)
 from cnnstep.nn.losses import softmax, softmax_cross_entropy
 from cnnstep.nn.model import ModelFileError, Sequential, TrainingDiverged, load_model
 from cnnstep.nn.optim import SGD, Adam, Optimizer

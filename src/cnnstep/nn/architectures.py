@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from cnnstep import _checks
+from cnnstep._kernels import checks as _checks
 from cnnstep.nn.layers import Conv2D, Dense, Flatten, MaxPool2D, ReLU, example_shape
 from cnnstep.nn.model import Sequential
 
@@ -20,7 +20,7 @@ __all__ = ["application", "default", "build", "ARCHITECTURES"]
 
 def _n_classes(n_classes, func: str) -> int:
     if not _checks.is_int(n_classes):
-        raise TypeError(f"{func}: n_classes must be an integer >= 2, got {_checks.describe(n_classes)}")
+        raise TypeError(f"{func}: n_classes must be an integer >= 2, got {_checks.show(n_classes)}")
     if n_classes < 2:
         raise ValueError(f"{func}: n_classes must be at least 2 for a softmax classifier, got {n_classes!r}")
     return int(n_classes)
@@ -104,7 +104,7 @@ def build(name, input_shape, n_classes, seed=0, dtype=np.float32, classes=None) 
         For an unknown name; the message lists the known ones.
     """
     if not isinstance(name, str):
-        raise TypeError(f"build: name must be one of {sorted(ARCHITECTURES)}, got {_checks.describe(name)}")
+        raise TypeError(f"build: name must be one of {sorted(ARCHITECTURES)}, got {_checks.show(name)}")
     if name not in ARCHITECTURES:
         raise ValueError(f"build: unknown architecture {name!r}, expected one of {sorted(ARCHITECTURES)}")
     return ARCHITECTURES[name](input_shape, n_classes, seed=seed, dtype=dtype, classes=classes)

@@ -7,8 +7,12 @@ Every layer has the same small life cycle:
   shape -- ``(n_H, n_W, n_C)`` for images, ``(n,)`` after :class:`Flatten`;
 * ``forward(x, training=True)`` maps a batch ``(m, *input_shape)`` to ``(m, *output_shape)``
   and, when training, keeps what ``backward`` needs;
-* ``backward(dout)`` returns the gradient with respect to ``x`` and stores the gradients of
-  the parameters in ``grads`` (same keys as ``params``: ``"W"``, ``"b"``).
+* ``backward(dout, input_gradient=True)`` stores the gradients of the parameters in
+  ``grads`` (same keys as ``params``: ``"W"``, ``"b"``) and returns the gradient with
+  respect to ``x`` -- or None with ``input_gradient=False``, which skips computing it (a
+  network's first layers have no use for it).
+* ``output_shape(input_shape)`` is a pure shape rule: one example's shape in, its output
+  shape out, the blocks' own errors for a shape the layer cannot take.
 
 The math is the blocks' own: :class:`Conv2D` calls ``cnnstep.conv_forward`` /
 ``cnnstep.conv_backward``, the pooling layers call ``cnnstep.pool_forward`` /
@@ -23,7 +27,7 @@ import inspect
 import numpy as np
 
 import cnnstep
-from cnnstep import _checks
+from cnnstep._kernels import checks as _checks
 
 __all__ = ["Layer", "Conv2D", "MaxPool2D", "AvgPool2D", "ReLU", "Flatten", "Dense", "layer_from_config"]
 
@@ -40,7 +44,7 @@ def example_shape(shape, func: str, name: str = "input_shape", ndim: int | None 
     """One example's shape: a tuple of positive integers (of ``ndim`` items when given)."""
     layout = {3: " (n_H, n_W, n_C)", 1: " (n,)"}.get(ndim, "")
     if not isinstance(shape, (tuple, list)) or not shape:
-        raise TypeError(f"{func}: {name} must be a tuple of positive integers{layout}, got {_checks.describe(shape)}")
+        raise TypeError(f"{func}: {name} must be a tuple of positive integers{layout}, got {_checks.show(shape)}")
     if ndim is not None and len(shape) != ndim:
         raise ValueError(f"{func}: {name} must have {ndim} item{'s' if ndim > 1 else ''}{layout}, "
                          f"got {tuple(shape)!r}")
@@ -54,7 +58,7 @@ def float_dtype(dtype, func: str) -> np.dtype:
     try:
         dt = np.dtype(dtype)
     except TypeError:
-        raise TypeError(f"{func}: dtype must be float32 or float64, got {_checks.describe(dtype)}") from None
+        raise TypeError(f"{func}: dtype must be float32 or float64, got {_checks.show(dtype)}") from None
     if dt not in (np.dtype(np.float32), np.dtype(np.float64)):
         raise ValueError(f"{func}: dtype must be float32 or float64, got {dt}")
     return dt
@@ -66,7 +70,7 @@ def generator(rng, func: str) -> np.random.Generator:
         return rng
     if _checks.is_int(rng):
         return np.random.default_rng(int(rng))
-    raise TypeError(f"{func}: rng must be a numpy.random.Generator or an int seed, got {_checks.describe(rng)}")
+    raise TypeError(f"{func}: rng must be a numpy.random.Generator or an int seed, got {_checks.show(rng)}")
 
 
 def _init_name(init, func: str, allow_none: bool = False) -> str | None:
@@ -74,7 +78,7 @@ def _init_name(init, func: str, allow_none: bool = False) -> str | None:
         return None
     if not isinstance(init, str) or init not in INITS:
         expected = '"he" or "glorot"' + (" (or None)" if allow_none else "")
-        raise ValueError(f"{func}: init must be {expected}, got {_checks.describe(init)}")
+        raise ValueError(f"{func}: init must be {expected}, got {_checks.show(init)}")
     return init
 
 
@@ -153,6 +157,14 @@ class Layer:
     def _create_params(self, input_shape: tuple, rng: np.random.Generator, dtype: np.dtype) -> dict:
         return {}
 
+    def forward(self, x, training=True) -> np.ndarray:
+        """A batch ``(m, *input_shape)`` -> ``(m, *output_shape)``; ``training`` keeps the cache."""
+        raise NotImplementedError(f"{self._name}.forward")
+
+    def backward(self, dout, input_gradient=True):
+        """``dout (m, *output_shape)`` -> ``dx (m, *input_shape)``, or None without ``input_gradient``."""
+        raise NotImplementedError(f"{self._name}.backward")
+
     # ----- shared
 
     @property
@@ -229,6 +241,13 @@ class Layer:
 # --------------------------------------------------------------------------- convolution
 
 
+def _conv_backward(dout, cache, input_gradient: bool, func: str):
+    """``cnnstep.conv_backward``, or the same kernels without dA_prev (None) for a first layer."""
+    if input_gradient:
+        return cnnstep.conv_backward(dout, cache)
+    return cnnstep.conv.backward_parts(dout, cache, input_gradient=False, func=func)
+
+
 class Conv2D(Layer):
     """A convolution layer: ``cnnstep.conv_forward`` with its own filters and biases.
 
@@ -271,11 +290,9 @@ class Conv2D(Layer):
     def output_shape(self, input_shape) -> tuple:
         n_H_prev, n_W_prev, n_C_prev = example_shape(input_shape, self._name, ndim=3)
         f_h, f_w = self.kernel_size
-        probe = np.empty((0, n_H_prev, n_W_prev, n_C_prev))
-        W = np.empty((f_h, f_w, n_C_prev, self.filters))
-        b = np.empty((1, 1, 1, self.filters))
-        # the blocks' own checks and size arithmetic, on an empty batch
-        g = _checks.conv_call(probe, W, b, self.hparameters, self._name)[3]
+        # the blocks' own shape rule and errors
+        g = _checks.conv_geometry((0, n_H_prev, n_W_prev, n_C_prev), (f_h, f_w, n_C_prev, self.filters),
+                                  self.hparameters, self._name)
         return (g.n_H, g.n_W, self.filters)
 
     def _create_params(self, input_shape, rng, dtype) -> dict:
@@ -298,10 +315,7 @@ class Conv2D(Layer):
         ``input_gradient=False`` skips dx (returns None): a first layer has no use for it.
         """
         cache, dout = self._cached(dout)
-        if input_gradient:
-            dx, dW, db = cnnstep.conv_backward(dout, cache)
-        else:
-            dx, dW, db = cnnstep.conv.backward_parts(dout, cache, input_gradient=False, func="Conv2D.backward")
+        dx, dW, db = _conv_backward(dout, cache, input_gradient, "Conv2D.backward")
         self.grads["W"], self.grads["b"] = dW, db
         return dx
 
@@ -337,8 +351,7 @@ class _Pool2D(Layer):
 
     def output_shape(self, input_shape) -> tuple:
         shape = example_shape(input_shape, self._name, ndim=3)
-        probe = np.empty((0,) + shape)
-        g = _checks.pool_call(probe, self.hparameters, self.mode, self._name)[1]
+        g = _checks.pool_geometry((0,) + shape, self.hparameters, self.mode, self._name)
         return (g.n_H, g.n_W, g.n_C)
 
     def forward(self, x, training=True):
@@ -351,9 +364,11 @@ class _Pool2D(Layer):
     def _ties(self) -> str:
         return "all"
 
-    def backward(self, dout):
-        """dout (m, n_H, n_W, n_C) -> dx (m, n_H_prev, n_W_prev, n_C)."""
+    def backward(self, dout, input_gradient=True):
+        """dout (m, n_H, n_W, n_C) -> dx (m, n_H_prev, n_W_prev, n_C); no parameters."""
         cache, dout = self._cached(dout)
+        if not input_gradient:
+            return None
         return cnnstep.pool_backward(dout, cache, mode=self.mode, ties=self._ties())
 
 
@@ -411,8 +426,10 @@ class ReLU(Layer):
         self._keep(x > 0 if training else None, training, out.shape)
         return out
 
-    def backward(self, dout):
+    def backward(self, dout, input_gradient=True):
         mask, dout = self._cached(dout)
+        if not input_gradient:
+            return None
         return dout * mask  # a new array: dout is left as it is
 
 
@@ -432,8 +449,10 @@ class Flatten(Layer):
         self._keep(x.shape, training, out.shape)
         return out
 
-    def backward(self, dout):
+    def backward(self, dout, input_gradient=True):
         shape, dout = self._cached(dout)
+        if not input_gradient:
+            return None
         return dout.reshape(shape).copy()
 
 
@@ -499,13 +518,13 @@ class Dense(Layer):
         self._keep(cache, training, Z.shape)
         return Z
 
-    def backward(self, dout):
-        """dout (m, units) -> dx (m, n); fills grads W (n, units), b (1, units)."""
+    def backward(self, dout, input_gradient=True):
+        """dout (m, units) -> dx (m, n) (None without ``input_gradient``); fills grads W (n, units), b (1, units)."""
         cache, dout = self._cached(dout)
         m, (n,) = dout.shape[0], self.input_shape
-        dx, dW, db = cnnstep.conv_backward(dout.reshape(m, 1, 1, self.units), cache)
+        dx, dW, db = _conv_backward(dout.reshape(m, 1, 1, self.units), cache, input_gradient, "Dense.backward")
         self.grads["W"], self.grads["b"] = dW.reshape(n, self.units), db.reshape(1, self.units)
-        return dx.reshape(m, n)
+        return None if dx is None else dx.reshape(m, n)
 
 
 # --------------------------------------------------------------------------- configs
@@ -517,7 +536,7 @@ def layer_from_config(config) -> Layer:
     """A new, unbuilt layer from a dict made by ``Layer.config()``."""
     func = "layer_from_config"
     if not isinstance(config, dict):
-        raise TypeError(f"{func}: config must be a dict made by Layer.config(), got {_checks.describe(config)}")
+        raise TypeError(f"{func}: config must be a dict made by Layer.config(), got {_checks.show(config)}")
     kind = config.get("type")
     if kind not in LAYERS:
         raise ValueError(f"{func}: unknown layer type {kind!r}, expected one of {sorted(LAYERS)}")

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from cnnstep import _checks
+from cnnstep._kernels import checks as _checks
 
 __all__ = ["softmax", "softmax_cross_entropy"]
 

@@ -19,10 +19,15 @@ import zlib
 
 import numpy as np
 
-from cnnstep import _checks
+from cnnstep._kernels import checks as _checks
 from cnnstep.nn import layers as _layers
 from cnnstep.nn.layers import Dense, Layer, layer_from_config
-from cnnstep.nn.losses import class_labels, cross_entropy_sum, softmax, softmax_cross_entropy
+from cnnstep.nn.losses import (
+    class_labels,
+    cross_entropy_sum,
+    softmax,
+    softmax_cross_entropy,
+)
 from cnnstep.nn.optim import Adam
 
 __all__ = ["Sequential", "TrainingDiverged", "ModelFileError", "load_model", "FORMAT", "FORMAT_VERSION"]
@@ -55,7 +60,7 @@ def _class_names(classes, k: int) -> list[str]:
     if classes is None:
         return [str(c) for c in range(k)]
     if isinstance(classes, str) or not isinstance(classes, (list, tuple)):
-        raise TypeError(f"{func}: classes must be a list of {k} class-name strings, got {_checks.describe(classes)}")
+        raise TypeError(f"{func}: classes must be a list of {k} class-name strings, got {_checks.show(classes)}")
     if not all(isinstance(c, str) for c in classes):
         raise TypeError(f"{func}: classes must be a list of strings, got {list(classes)!r}")
     if len(classes) != k:
@@ -79,17 +84,17 @@ def _schedule(lr_schedule, optimizer, func: str):
         schedule = lr_schedule
     else:
         raise ValueError(f'{func}: lr_schedule must be None, "cosine" or a callable (epoch, epochs) -> factor, '
-                         f"got {_checks.describe(lr_schedule)}")
+                         f"got {_checks.show(lr_schedule)}")
     lr = getattr(optimizer, "lr", None)
     if not isinstance(lr, (int, float)) or isinstance(lr, bool):
         raise TypeError(f"{func}: lr_schedule needs an optimizer with a numeric lr attribute, "
-                        f"got {_checks.describe(optimizer)}")
+                        f"got {_checks.show(optimizer)}")
     return schedule
 
 
 def _callback(value, func: str, name: str):
     if value is not None and not callable(value):
-        raise TypeError(f"{func}: {name} must be callable or None, got {_checks.describe(value)}")
+        raise TypeError(f"{func}: {name} must be callable or None, got {_checks.show(value)}")
     return value
 
 
@@ -126,7 +131,7 @@ class Sequential:
         self.input_shape = _layers.example_shape(input_shape, func, "input_shape", ndim=3)
         self.dtype = _layers.float_dtype(dtype, func)
         if not _checks.is_int(seed):
-            raise TypeError(f"{func}: seed must be an integer, got {_checks.describe(seed)}")
+            raise TypeError(f"{func}: seed must be an integer, got {_checks.show(seed)}")
         self.seed = int(seed)
         final = self.layers[-1]
         if isinstance(final, Dense) and final.init is None:
@@ -147,11 +152,11 @@ class Sequential:
     def _layer_list(layers) -> list:
         func = "Sequential"
         if not isinstance(layers, (list, tuple)) or not layers:
-            raise TypeError(f"{func}: layers must be a non-empty list of layers, got {_checks.describe(layers)}")
+            raise TypeError(f"{func}: layers must be a non-empty list of layers, got {_checks.show(layers)}")
         for i, layer in enumerate(layers):
             if not isinstance(layer, Layer):
                 raise TypeError(f"{func}: layers[{i}] must be a layer (Conv2D, ReLU, ...), "
-                                f"got {_checks.describe(layer)}")
+                                f"got {_checks.show(layer)}")
             if any(layer is other for other in layers[:i]):
                 raise ValueError(f"{func}: layers[{i}] is the same object as an earlier layer; create a new one")
             if layer.built:
@@ -242,27 +247,19 @@ class Sequential:
             x = layer.forward(x, training=training)
         return x
 
-    def backward(self, dlogits) -> np.ndarray:
-        """Gradient with respect to X of the last training forward; fills every layer's grads."""
-        grad = dlogits
-        for layer in reversed(self.layers):
-            grad = layer.backward(grad)
-        return grad
+    def backward(self, dlogits, input_gradient=True):
+        """Backward through every layer after a training forward; fills every layer's grads.
 
-    def _parameter_backward(self, dlogits) -> None:
-        """Fill every layer's grads; no gradient with respect to the images themselves.
-
-        Layers before the first one with parameters pass nothing back, and the first
-        convolution skips its input gradient.
+        Returns the gradient with respect to X, or None with ``input_gradient=False``: then
+        the layers before the first one with parameters are not called at all, and that
+        layer skips its own input gradient (a large part of a first convolution's work).
         """
-        first = next((i for i, layer in enumerate(self.layers) if layer.params), len(self.layers))
+        first = 0 if input_gradient else next(
+            (i for i, layer in enumerate(self.layers) if layer.params), len(self.layers))
         grad = dlogits
         for i in range(len(self.layers) - 1, first - 1, -1):
-            layer = self.layers[i]
-            if i == first and isinstance(layer, _layers.Conv2D):
-                layer.backward(grad, input_gradient=False)
-            else:
-                grad = layer.backward(grad)
+            grad = self.layers[i].backward(grad, input_gradient=input_gradient or i > first)
+        return grad if input_gradient else None
 
     def params_and_grads(self) -> list:
         """``(key, param, grad)`` for every parameter, keys ``"<layer index>.<name>"``."""
@@ -300,7 +297,7 @@ class Sequential:
             gives any other. The optimizer's ``lr`` is restored when fit returns.
         augment : callable, optional
             ``augment(X_batch, rng) -> X_batch``: a new, altered copy of each training batch
-            (e.g. :func:`cnnstep.data.random_shift`), drawn from the fit's seeded generator.
+            (e.g. :func:`cnnstep.app.data.random_shift`), drawn from the fit's seeded generator.
 
         Returns
         -------
@@ -321,9 +318,9 @@ class Sequential:
         optimizer = Adam() if optimizer is None else optimizer
         if not callable(getattr(optimizer, "step", None)):
             raise TypeError(f"{func}: optimizer must have a step(params_and_grads) method (SGD, Adam), "
-                            f"got {_checks.describe(optimizer)}")
+                            f"got {_checks.show(optimizer)}")
         if not _checks.is_int(seed):
-            raise TypeError(f"{func}: seed must be an integer, got {_checks.describe(seed)}")
+            raise TypeError(f"{func}: seed must be an integer, got {_checks.show(seed)}")
         validation = self._validation(validation_data, func)
         _callback(on_batch_end, func, "on_batch_end")
         _callback(on_epoch_end, func, "on_epoch_end")
@@ -378,7 +375,7 @@ class Sequential:
             return None
         if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
             raise TypeError(f"{func}: validation_data must be a pair (X_val, y_val), "
-                            f"got {_checks.describe(validation_data)}")
+                            f"got {_checks.show(validation_data)}")
         return self._data(*validation_data, func, names=("validation_data[0]", "validation_data[1]"))
 
     def _train_step(self, Xb, yb, optimizer, epoch, epochs, b, n_batches):
@@ -387,7 +384,7 @@ class Sequential:
         loss, dlogits = softmax_cross_entropy(logits, yb)
         if not math.isfinite(loss):
             raise self._diverged(loss, Xb, optimizer, epoch, epochs, b, n_batches)
-        self._parameter_backward(dlogits)
+        self.backward(dlogits, input_gradient=False)
         optimizer.step(self.params_and_grads())
         return loss, int(np.count_nonzero(logits.argmax(axis=1) == yb))
 

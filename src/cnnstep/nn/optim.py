@@ -12,7 +12,7 @@ import math
 
 import numpy as np
 
-from cnnstep import _checks
+from cnnstep._kernels import checks as _checks
 
 __all__ = ["Optimizer", "SGD", "Adam"]
 
@@ -21,7 +21,7 @@ def _number(value, func: str, name: str, low: float, high: float = math.inf, low
             high_open: bool = True) -> float:
     """A real number in the interval (low, high) (ends open or closed as told)."""
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)):
-        raise TypeError(f"{func}: {name} must be a number, got {_checks.describe(value)}")
+        raise TypeError(f"{func}: {name} must be a number, got {_checks.show(value)}")
     value = float(value)
     above = value > low if low_open else value >= low
     below = value < high if high_open else value <= high
@@ -52,7 +52,7 @@ class Optimizer:
         """Check one triple; return the ``count`` state arrays kept for ``key`` (zeros at first)."""
         if not isinstance(param, np.ndarray) or param.dtype.kind != "f":
             raise TypeError(f"{func}: the parameter {key!r} must be a float ndarray (updated in place), "
-                            f"got {_checks.describe(param)}")
+                            f"got {_checks.show(param)}")
         if np.shape(grad) != param.shape:
             raise ValueError(f"{func}: the gradient of {key!r} must have the parameter's shape {param.shape}, "
                              f"got {np.shape(grad)}")

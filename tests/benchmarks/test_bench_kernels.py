@@ -7,11 +7,12 @@ import argparse
 import json
 import sys
 
+import bench_kernels as bench
+import harness
 import numpy as np
 import pytest
 
 import cnnstep
-from cnnstep import bench
 
 TINY_CONV = bench.Case("T1", "conv", m=2, n_H_prev=6, n_W_prev=6, n_C_prev=2, f=3, n_C=3, pad=1)
 TINY_POOL = {"name": "T2", "kind": "pool", "m": 2, "n_H_prev": 6, "n_W_prev": 6, "n_C_prev": 2,
@@ -90,9 +91,9 @@ def test_contenders_alternate_their_order_every_round():
     log = []
 
     def contender(name):
-        return bench._Op(lambda: None, lambda _: log.append(name))
+        return harness.Op(lambda: None, lambda _: log.append(name))
 
-    times = bench._measure({"a": contender("a"), "b": contender("b")}, rounds=3, repeat=2, pause=0)
+    times = harness.measure({"a": contender("a"), "b": contender("b")}, rounds=3, repeat=2, pause=0)
     # each block: one warm-up call, then the timed ones
     assert log == ["a"] * 3 + ["b"] * 3 + ["b"] * 3 + ["a"] * 3 + ["a"] * 3 + ["b"] * 3
     assert [len(calls) for calls in times["a"]] == [2, 2, 2]
@@ -163,30 +164,4 @@ def test_mistakes_are_clear_errors(capsys):
         bench.Case("X", "pool", 1, 4, 4, 1, f=5)
     assert bench.main(["--cases", "nope", "--no-memory"]) == 2
     err = capsys.readouterr().err
-    assert err.startswith("cnnstep bench: error: ") and "unknown case 'nope'" in err and err.count("\n") == 1
-
-
-def test_training_epoch_benchmark_on_a_tiny_model():
-    from cnnstep import bench_training
-
-    for model in ("default", "application"):
-        result = bench_training.run(model, image_size=12, examples=10, batch_size=4, rounds=1, pause=0)
-        assert result["median_seconds"]["cnnstep"] > 0
-        assert result["params"] > 0 and result["examples"] == 10
-        if result["torch"] != "n/a":
-            assert result["ratio"] == result["median_seconds"]["cnnstep"] / result["median_seconds"]["torch"]
-        text = bench_training.format_report(result)
-        assert f"model {model}" in text and "ratio cnnstep/torch" in text
-
-
-def test_the_training_benchmark_gives_torch_the_same_model():
-    torch = pytest.importorskip("torch")
-    from cnnstep.bench_training import _torch_model
-    from cnnstep.nn import architectures
-
-    for name in ("default", "application"):
-        model = architectures.build(name, (16, 16, 3), 5)
-        net = _torch_model(torch, model)
-        assert sum(p.numel() for p in net.parameters()) == model.count_params()
-        out = net(torch.zeros(2, 3, 16, 16).contiguous(memory_format=torch.channels_last))
-        assert tuple(out.shape) == (2, 5)
+    assert err.startswith("python benchmarks/bench_kernels.py: error: ") and "unknown case 'nope'" in err and err.count("\n") == 1

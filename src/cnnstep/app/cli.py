@@ -9,6 +9,7 @@ exit code 2, never a traceback; Ctrl-C is exit code 130.
     cnnstep predict    the class of image files
     cnnstep demo       the exercise's eight blocks walked through, with figures
     cnnstep gradcheck  every backward (blocks and layers) against finite differences
+    cnnstep bench      from a clone: benchmarks/bench_kernels.py with the options given
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import math
 import os
 import sys
 
-from cnnstep.train import DEFAULTS
+from cnnstep.app.train import DEFAULTS
 
 EXIT_USER_ERROR = 2
 EXIT_INTERRUPTED = 130
@@ -55,8 +56,8 @@ def _print_json(payload) -> None:
 
 
 def _cmd_train(args) -> int:
+    from cnnstep.app.train import Trainer, is_image_folder
     from cnnstep.nn import TrainingDiverged
-    from cnnstep.train import Trainer, is_image_folder
 
     _check_train_flags(args)
     exists = args.data == "digits" or os.path.exists(args.data)
@@ -103,8 +104,8 @@ def _kept(trainer) -> str:
 
 
 def _cmd_evaluate(args) -> int:
+    from cnnstep.app.train import evaluate
     from cnnstep.nn import load_model
-    from cnnstep.train import evaluate
 
     model = load_model(args.model)
     result = {"model": args.model, **evaluate(model, args.data)}
@@ -131,8 +132,8 @@ def _per_class_table(rows: list) -> str:
 
 
 def _cmd_predict(args) -> int:
+    from cnnstep.app.train import predict_files
     from cnnstep.nn import load_model
-    from cnnstep.train import predict_files
 
     model = load_model(args.model)
     results = predict_files(model, args.images)
@@ -148,7 +149,7 @@ def _cmd_predict(args) -> int:
 
 
 def _cmd_demo(args) -> int:
-    from cnnstep.demo import run
+    from cnnstep.app.demo import run
 
     if not args.out:
         raise ValueError("--out must name a folder, got the empty string")
@@ -171,8 +172,8 @@ def _report_checks(title: str, results: list, tol: float) -> int:
 
 
 def _cmd_gradcheck(args) -> int:
+    from cnnstep.app.train import check_layers
     from cnnstep.gradcheck import check_blocks
-    from cnnstep.train import check_layers
 
     if not args.tol > 0:
         raise ValueError(f"--tol must be a positive number, got {args.tol}")
@@ -250,7 +251,7 @@ def _add_demo(sub) -> None:
     p = sub.add_parser("demo", help="the exercise's eight blocks walked through, with figures",
                        description="Run the eight blocks on small seeded inputs, print what the exercise prints, "
                                    "and draw zero_pad.png, conv.png and pooling.png into --out.")
-    from cnnstep.demo import DEFAULT_OUT
+    from cnnstep.app.demo import DEFAULT_OUT
 
     p.add_argument("--out", default=DEFAULT_OUT, metavar="DIR", help="folder of the figures (default %(default)s)")
     p.set_defaults(run=_cmd_demo)
@@ -265,14 +266,25 @@ def _add_gradcheck(sub) -> None:
     p.set_defaults(run=_cmd_gradcheck)
 
 
-def _add_bench(sub) -> None:
-    from cnnstep import bench
+BENCH_SCRIPT = os.path.join("benchmarks", "bench_kernels.py")
 
-    p = sub.add_parser("bench", help="time the kernels against PyTorch, the loops and a matmul",
-                       description="Benchmark the vectorized blocks against PyTorch (when installed), "
-                                   "the reference loops and a plain matmul, in one run; print a table "
-                                   "of medians and ratios.")
-    bench.configure_parser(p)
+
+def _cmd_bench(args) -> int:
+    """The benchmarks live in the repository, not in the package: run them from a clone."""
+    if not os.path.isfile(BENCH_SCRIPT):
+        raise ValueError(f"the benchmarks are not part of the installed package; from a clone of the repository, "
+                         f"run `python {BENCH_SCRIPT} --quick` (see benchmarks/README.md)")
+    import subprocess
+
+    return subprocess.call([sys.executable, BENCH_SCRIPT, *args.options])
+
+
+def _add_bench(sub) -> None:
+    p = sub.add_parser("bench", help="time the kernels against PyTorch (from a clone: benchmarks/bench_kernels.py)",
+                       description="Run benchmarks/bench_kernels.py of the current folder (a clone of the "
+                                   "repository) with the options given; see benchmarks/README.md.")
+    p.add_argument("options", nargs=argparse.REMAINDER, help="options of benchmarks/bench_kernels.py")
+    p.set_defaults(run=_cmd_bench)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -11,7 +11,10 @@ import numpy as np
 import pytest
 
 import cnnstep
-from cnnstep import _checks, _config, _winograd, reference
+from cnnstep import reference
+from cnnstep._kernels import checks as _checks
+from cnnstep._kernels import config as _config
+from cnnstep._kernels import winograd as _winograd
 from tests.helpers import max_relative_difference
 
 
@@ -128,7 +131,8 @@ CONV_KERNEL_CASES = [
 @pytest.mark.parametrize("threads", [1, 2, 3])
 def test_conv_chunks_shared_out_over_threads_agree(rng, monkeypatch, small_winograd, kernel, a_shape, w_shape, hp, threads):
     """One example per chunk, chunks shared out over threads (uneven groups): the loops' numbers."""
-    from cnnstep import _band, _parallel
+    from cnnstep._kernels import band as _band
+    from cnnstep._kernels import parallel as _parallel
 
     g = geometry(np.zeros(a_shape), np.zeros(w_shape), hp)
     picked = "winograd" if _winograd.applicable(g) else "band" if _band.applicable(g) else "im2col"
@@ -155,7 +159,7 @@ def test_conv_chunks_shared_out_over_threads_agree(rng, monkeypatch, small_winog
 def test_outputs_are_the_same_bits_for_any_thread_count(rng, monkeypatch, small_winograd, kernel, a_shape, w_shape, hp):
     """Chunks do not depend on the thread count, so neither do Z and dA_prev (dW may differ in
     its last bits: it is summed per thread)."""
-    from cnnstep import _parallel
+    from cnnstep._kernels import parallel as _parallel
 
     monkeypatch.setattr(_parallel, "MIN_PARALLEL_SIZE", 0)
     A_prev, W = rng.normal(size=(9,) + a_shape[1:]), rng.normal(size=w_shape)
@@ -180,7 +184,7 @@ def test_outputs_are_the_same_bits_for_any_thread_count(rng, monkeypatch, small_
 def test_no_more_groups_at_once_than_the_workspace_holds():
     import threading
 
-    from cnnstep import _parallel
+    from cnnstep._kernels import parallel as _parallel
 
     previous_threads = _parallel.set_num_threads(3)
     previous_limit = cnnstep.set_workspace_limit(100)
@@ -195,7 +199,8 @@ def test_no_more_groups_at_once_than_the_workspace_holds():
 
 
 def test_blas_held_to_one_thread_inside_threaded_runs_and_restored_after():
-    from cnnstep import _blas, _parallel
+    from cnnstep._kernels import blas as _blas
+    from cnnstep._kernels import parallel as _parallel
 
     if not _blas.available():
         pytest.skip("NumPy's BLAS here is not an OpenBLAS whose threads can be set")
@@ -220,7 +225,7 @@ def test_blas_held_to_one_thread_inside_threaded_runs_and_restored_after():
 def test_numpys_own_openblas_is_the_one_controlled():
     """The library held to one thread is the one NumPy calls (as threadpoolctl sees it), even
     with another package's OpenBLAS loaded (scipy ships its own)."""
-    from cnnstep import _blas
+    from cnnstep._kernels import blas as _blas
 
     threadpoolctl = pytest.importorskip("threadpoolctl")
     pytest.importorskip("scipy.linalg")
@@ -255,7 +260,7 @@ POOL_CASES = [
 @pytest.mark.parametrize("threads", [1, 3])
 def test_pooling_chunks_and_threads_agree_with_reference(rng, monkeypatch, shape, hp, mode, ties, threads):
     """One example per chunk shared out over several threads: the same numbers as the loops."""
-    from cnnstep import _parallel
+    from cnnstep._kernels import parallel as _parallel
 
     monkeypatch.setattr(_config, "POOL_CHUNK_BYTES", 1)
     monkeypatch.setattr(_parallel, "MIN_PARALLEL_SIZE", 0)  # small arrays too
@@ -284,7 +289,7 @@ def test_max_pool_falls_back_exactly_for_nan_windows(rng, shape, hp):
 
 
 def test_thread_count_setting():
-    from cnnstep import _parallel
+    from cnnstep._kernels import parallel as _parallel
 
     previous = cnnstep.set_num_threads(2)
     try:
@@ -303,7 +308,7 @@ def test_thread_count_setting():
 
 
 def test_an_error_in_one_part_reaches_the_caller():
-    from cnnstep import _parallel
+    from cnnstep._kernels import parallel as _parallel
 
     def task(x):
         if x == 5:
@@ -375,7 +380,7 @@ def test_training_backward_fills_the_same_gradients_as_the_full_backward(rng):
     model.backward(dlogits)
     full = [grad.copy() for _, _, grad in model.params_and_grads()]
     model.forward(X)
-    model._parameter_backward(dlogits)
+    assert model.backward(dlogits, input_gradient=False) is None
     for (key, _, grad), expected in zip(model.params_and_grads(), full):
         np.testing.assert_allclose(grad, expected, rtol=1e-12, atol=1e-12, err_msg=key)
 
@@ -396,7 +401,7 @@ def test_winograd_chunks_of_several_examples_agree(rng, monkeypatch, small_winog
     ((3, 3, 3, 65), {"stride": 1, "pad": 1}, False),        # many filters: im2col
 ])
 def test_both_sides_of_the_band_boundary_agree(rng, w_shape, hp, expected):
-    from cnnstep import _band
+    from cnnstep._kernels import band as _band
 
     a_shape = (2, 9, 11, w_shape[2])
     assert _band.applicable(geometry(np.zeros(a_shape), np.zeros(w_shape), hp)) is expected
@@ -406,7 +411,7 @@ def test_both_sides_of_the_band_boundary_agree(rng, w_shape, hp, expected):
 @pytest.mark.parametrize("filters, expected", [(8, True), (9, False), (16, False)])
 def test_both_sides_of_the_band_forward_boundary_agree(rng, filters, expected):
     """Up to 8 filters the forward pass is banded too; past that only the backward is."""
-    from cnnstep import _band
+    from cnnstep._kernels import band as _band
 
     a_shape, w_shape, hp = (2, 9, 11, 3), (3, 3, 3, filters), {"stride": 1, "pad": 1}
     g = geometry(np.zeros(a_shape), np.zeros(w_shape), hp)

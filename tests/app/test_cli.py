@@ -6,9 +6,10 @@ import re
 import pytest
 
 import cnnstep
-from cnnstep import cli, nn
-from cnnstep.train import DEFAULTS
-from tests.test_train import image_folder, is_png
+from cnnstep import nn
+from cnnstep.app import cli
+from cnnstep.app.train import DEFAULTS
+from tests.app.test_train import image_folder, is_png
 
 
 def test_gradcheck_passes_and_reports_every_case(capsys):
@@ -70,7 +71,7 @@ def test_gradcheck_also_checks_every_layer(capsys):
 
 def test_gradcheck_fails_with_a_broken_layer(monkeypatch, capsys):
     right = nn.ReLU.backward
-    monkeypatch.setattr(nn.ReLU, "backward", lambda self, dout: right(self, dout) * 1.01)
+    monkeypatch.setattr(nn.ReLU, "backward", lambda self, dout, input_gradient=True: right(self, dout) * 1.01)
     assert cli.main(["gradcheck"]) == 1
     out = capsys.readouterr().out
     assert "blocks: 10/10" in out and "layers: 9/11 gradient checks passed" in out
@@ -239,7 +240,7 @@ def test_ctrl_c_keeps_the_last_completed_epoch(tmp_path, rng, capsys, monkeypatc
 
 
 def _test_split(folder):
-    from cnnstep.data import load_image_folder, train_test_split
+    from cnnstep.app.data import load_image_folder, train_test_split
 
     _, test = train_test_split(load_image_folder(folder, 8), 0.2, seed=0)
     return test.X, test.y

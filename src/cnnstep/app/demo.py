@@ -137,7 +137,7 @@ def upsample(image: np.ndarray, factor: int) -> np.ndarray:
 
 def digit_image(factor: int = 4) -> np.ndarray:
     """A handwritten zero from scikit-learn's digits, upsampled to (8*factor, 8*factor), in [0, 1]."""
-    from cnnstep.data import load_digits
+    from cnnstep.app.data import load_digits
 
     digits = load_digits()
     image = digits.X[int(np.flatnonzero(digits.y == 0)[0]), :, :, 0].astype(np.float64)
@@ -154,7 +154,7 @@ def edge_maps(image: np.ndarray) -> np.ndarray:
 
 def figures(x: np.ndarray, x_pad: np.ndarray, out: Path, log: Callable) -> list[str]:
     """Draw the three figures into ``out``; return their paths."""
-    from cnnstep import plots
+    from cnnstep.app import plots
 
     out.mkdir(parents=True, exist_ok=True)
     paths = [plots.padding_figure(x[0, :, :, 0], x_pad[0, :, :, 0], out / FIGURES[0],

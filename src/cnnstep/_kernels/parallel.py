@@ -4,7 +4,7 @@ A large batch is cut into chunks of examples and the chunks are shared out over 
 threads; NumPy releases the GIL inside its passes and matrix products, so every core
 works. Pooling's chunks are memory-bound passes. The convolutions' chunks hold copies,
 transforms and matrix products: while they run, BLAS is held to one thread
-(:mod:`cnnstep._blas`), so each core runs one chunk from start to end instead of BLAS's
+(:mod:`cnnstep._kernels.blas`), so each core runs one chunk from start to end instead of BLAS's
 workers waiting busily between products. The chunks do not depend on the thread count
 and each writes its own slice of the output; sums over the batch (weight gradients) are
 added per thread and then in thread order, so results depend on the thread count only
@@ -23,7 +23,8 @@ import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
-from cnnstep import _blas, _config
+from cnnstep._kernels import blas as _blas
+from cnnstep._kernels import config as _config
 
 
 def _available_cpus() -> int:
@@ -64,7 +65,7 @@ def set_num_threads(n: int) -> int:
     With one thread, the convolutions' matrix products still use BLAS's own threads.
     """
     global _threads
-    from cnnstep._checks import positive_int
+    from cnnstep._kernels.checks import positive_int
 
     n = positive_int(n, "set_num_threads", "n")
     previous, _threads = _threads, n
@@ -117,7 +118,7 @@ def run_groups(task, parts, size: int | None = None, blas: bool = False, scratch
     every part) when there is one thread or one part, from inside another task (no nested
     pools), for work of fewer than ``MIN_PARALLEL_SIZE`` numbers when ``size`` is given,
     and, for tasks whose parts run matrix products (``blas=True``), when BLAS's own threads
-    cannot be held to one while the groups run (see :mod:`cnnstep._blas`). ``scratch``: the
+    cannot be held to one while the groups run (see :mod:`cnnstep._kernels.blas`). ``scratch``: the
     bytes of scratch one group holds; no more groups run at once than the workspace limit
     holds (at least one).
     """

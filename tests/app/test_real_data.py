@@ -4,13 +4,12 @@ Skipped only where the data set is absent (a user's machine); CI has it, so this
 """
 
 import json
-from pathlib import Path
 
 import pytest
 
-from cnnstep import cli, nn
-
-SIGN_DIGITS = Path(__file__).resolve().parents[2] / "shared" / "data" / "sign-digits"
+from cnnstep import nn
+from cnnstep.app import cli
+from tests.helpers import SIGN_DIGITS
 
 
 @pytest.fixture

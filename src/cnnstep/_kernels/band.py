@@ -21,8 +21,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from cnnstep import _config, _frame
-from cnnstep._checks import ConvGeometry
+from cnnstep._kernels import config as _config
+from cnnstep._kernels import frame as _frame
+from cnnstep._kernels.checks import ConvGeometry
 
 # The forward pass uses the band only for few filters: with 16, im2col's product is wide
 # enough and does half the multiplications (64x32x32x3 -> 3x3x16: 1.5 ms against 2.1 in

@@ -1,4 +1,4 @@
-"""cnnstep.plots: confusion counts, and figures written as real PNG files without pyplot."""
+"""cnnstep.app.plots: confusion counts, and figures written as real PNG files without pyplot."""
 
 import subprocess
 import sys
@@ -6,7 +6,7 @@ import sys
 import numpy as np
 import pytest
 
-from cnnstep import plots
+from cnnstep.app import plots
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
@@ -125,9 +125,9 @@ def test_figure_errors(tmp_path, call, error, pattern):
 
 def test_no_pyplot_and_no_import_time_matplotlib():
     code = ("import sys, numpy as np\n"
-            "import cnnstep.plots, cnnstep.cli, cnnstep.train, cnnstep.demo\n"
+            "import cnnstep.app.plots, cnnstep.app.cli, cnnstep.app.train, cnnstep.app.demo\n"
             "assert 'matplotlib' not in sys.modules, 'imported at import time'\n"
-            "cnnstep.plots.learning_curves({'loss': [1.0], 'accuracy': [0.5]}, sys.argv[1])\n"
+            "cnnstep.app.plots.learning_curves({'loss': [1.0], 'accuracy': [0.5]}, sys.argv[1])\n"
             "assert 'matplotlib.pyplot' not in sys.modules, 'pyplot imported'\n")
     out = subprocess.run([sys.executable, "-c", code, "/dev/null"], capture_output=True, text=True)
     assert out.returncode == 0, out.stderr

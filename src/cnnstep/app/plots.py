@@ -9,7 +9,7 @@ installs it); :func:`confusion_counts` needs NumPy only.
 Example
 -------
 >>> import numpy as np
->>> from cnnstep import plots
+>>> from cnnstep.app import plots
 >>> matrix = plots.confusion_counts(np.array([0, 1, 1]), np.array([0, 1, 0]), 2)
 >>> matrix.tolist()
 [[1, 0], [1, 1]]
@@ -23,7 +23,7 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-from cnnstep import _checks
+from cnnstep._kernels import checks as _checks
 
 __all__ = [
     "confusion_counts",
@@ -56,7 +56,7 @@ def _figure(func: str, width: float, height: float):
 def _save(fig, path, func: str) -> str:
     """Write ``fig`` as a PNG file at ``path``; return the path as a str."""
     if not isinstance(path, (str, os.PathLike)) or (isinstance(path, str) and not path):
-        raise TypeError(f"{func}: path must be a file path (str or pathlib.Path), got {_checks.describe(path)}")
+        raise TypeError(f"{func}: path must be a file path (str or pathlib.Path), got {_checks.show(path)}")
     path = os.fspath(path)
     fig.savefig(path, format="png", dpi=DPI)
     return path
@@ -192,7 +192,7 @@ def filters(W, path, channel=0) -> str:
     n_C_prev, n_C = W.shape[2], W.shape[3]
     if not _checks.is_int(channel) or not 0 <= channel < n_C_prev:
         raise ValueError(f"{func}: channel must be an integer in 0..{n_C_prev - 1} (W has n_C_prev={n_C_prev}), "
-                         f"got {_checks.describe(channel)}")
+                         f"got {_checks.show(channel)}")
     cols = min(n_C, 8)
     rows = math.ceil(n_C / cols)
     fig = _figure(func, 1.6 * cols, 1.7 * rows)
@@ -214,7 +214,7 @@ def _titles(titles, n: int, stem: str, func: str) -> list[str]:
         return [f"{stem} {i}" for i in range(n)]
     if isinstance(titles, str) or not isinstance(titles, Sequence) or len(titles) != n:
         raise ValueError(f"{func}: titles must be a list of {n} strings (one per channel), "
-                         f"got {_checks.describe(titles)}")
+                         f"got {_checks.show(titles)}")
     return [str(title) for title in titles]
 
 
@@ -225,7 +225,7 @@ def _series(history: Mapping, key: str, func: str) -> list[float]:
     values = history.get(key, [])
     if not isinstance(values, Sequence) or isinstance(values, str):
         raise TypeError(f"{func}: history[{key!r}] must be a list of numbers (one per epoch), "
-                        f"got {_checks.describe(values)}")
+                        f"got {_checks.show(values)}")
     return [float(v) for v in values]
 
 
@@ -249,7 +249,7 @@ def learning_curves(history, path) -> str:
     func = "learning_curves"
     if not isinstance(history, Mapping):
         raise TypeError(f"{func}: history must be a dict such as Sequential.fit returns, "
-                        f"got {_checks.describe(history)}")
+                        f"got {_checks.show(history)}")
     series = {key: _series(history, key, func) for key in ("loss", "accuracy", "val_loss", "val_accuracy")}
     if not series["loss"]:
         raise ValueError(f"{func}: history['loss'] must hold at least one epoch, got {history.get('loss')!r}")
@@ -300,7 +300,7 @@ def confusion_counts(y_true, y_pred, n_classes) -> np.ndarray:
     """
     func = "confusion_counts"
     if not _checks.is_int(n_classes) or n_classes < 1:
-        raise ValueError(f"{func}: n_classes must be a positive integer, got {_checks.describe(n_classes)}")
+        raise ValueError(f"{func}: n_classes must be a positive integer, got {_checks.show(n_classes)}")
     y_true = _labels(y_true, func, "y_true", n_classes)
     y_pred = _labels(y_pred, func, "y_pred", n_classes)
     if y_true.shape != y_pred.shape:
@@ -329,7 +329,7 @@ def confusion_matrix(y_true, y_pred, classes, path=None) -> np.ndarray:
     """
     func = "confusion_matrix"
     if isinstance(classes, str) or not isinstance(classes, Sequence) or not classes:
-        raise TypeError(f"{func}: classes must be a non-empty list of class names, got {_checks.describe(classes)}")
+        raise TypeError(f"{func}: classes must be a non-empty list of class names, got {_checks.show(classes)}")
     names = [str(name) for name in classes]
     matrix = confusion_counts(y_true, y_pred, len(names))
     if path is not None:

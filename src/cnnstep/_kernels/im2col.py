@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from cnnstep import _config, _frame, _parallel
-from cnnstep._checks import ConvGeometry
+from cnnstep._kernels import config as _config
+from cnnstep._kernels import frame as _frame
+from cnnstep._kernels import parallel as _parallel
+from cnnstep._kernels.checks import ConvGeometry
 
 
 def windows(A_pad: np.ndarray, g: ConvGeometry) -> np.ndarray:

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from cnnstep.data import (
+from cnnstep.app.data import (
     Dataset,
     batches,
     load,
@@ -21,8 +21,7 @@ from cnnstep.data import (
     load_image_folder,
     train_test_split,
 )
-
-SIGN_DIGITS = Path(__file__).resolve().parents[2] / "shared" / "data" / "sign-digits"
+from tests.helpers import SIGN_DIGITS
 
 RED, BLUE, GREEN = (255, 0, 0), (0, 0, 255), (0, 160, 0)
 
@@ -113,7 +112,7 @@ def test_dataset_len_summary_and_repr():
 
 
 def test_import_has_no_side_effects():
-    code = ("import sys, cnnstep.data; "
+    code = ("import sys, cnnstep.app.data; "
             "sys.exit(sorted(m for m in ('PIL', 'h5py', 'sklearn') if m in sys.modules) != [])")
     assert subprocess.run([sys.executable, "-c", code], capture_output=True).returncode == 0
 
@@ -478,7 +477,7 @@ ERROR_CASES = [
      r"load: image_size=16 cannot be applied to 'digits' \(8x8 images\).*pass image_size=None"),
     # splits
     ("split type", lambda p: train_test_split((np.zeros((2, 1, 1, 1)), np.zeros(2))), TypeError,
-     r"train_test_split: dataset must be a cnnstep\.data\.Dataset, got \(array"),
+     r"train_test_split: dataset must be a cnnstep\.app\.data\.Dataset, got \(array"),
     ("split fraction 0", lambda p: split([5, 5], 0), ValueError,
      r"train_test_split: test_fraction must be a number strictly between 0 and 1, e\.g\. 0\.2, got 0"),
     ("split fraction 1", lambda p: split([5, 5], 1.0), ValueError,

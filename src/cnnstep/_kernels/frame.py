@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from cnnstep._checks import Padding
+from cnnstep._kernels.checks import Padding
 
 
 def blank(m: int, n_H: int, n_W: int, C: int, p: Padding, dtype, fill=0, width: int | None = None) -> np.ndarray:

@@ -18,7 +18,7 @@ Ctrl-C (KeyboardInterrupt) or by a diverging loss keeps the last completed epoch
 
 Example
 -------
->>> from cnnstep.train import Trainer
+>>> from cnnstep.app.train import Trainer
 >>> metrics = Trainer(data="digits", epochs=3, out="digits-run").run()   # doctest: +SKIP
 >>> metrics["test_accuracy"]                                             # doctest: +SKIP
 0.96...
@@ -37,7 +37,7 @@ from pathlib import Path
 
 import numpy as np
 
-from cnnstep import _checks
+from cnnstep._kernels import checks as _checks
 
 __all__ = ["DEFAULTS", "FILES", "Trainer", "train", "evaluate", "predict_files", "check_layers",
            "is_image_folder"]
@@ -73,7 +73,7 @@ def _augmentation(name: str, shape):
     max_shift = int(0.1 * min(shape[1], shape[2]))
     if name == "none" or max_shift == 0:
         return None
-    from cnnstep.data import random_shift
+    from cnnstep.app.data import random_shift
 
     return lambda X, rng: random_shift(X, max_shift, rng)
 
@@ -86,7 +86,7 @@ _positive_int = _checks.positive_int
 
 def _positive_float(value, func: str, name: str) -> float:
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)):
-        raise TypeError(f"{func}: {name} must be a positive number, got {_checks.describe(value)}")
+        raise TypeError(f"{func}: {name} must be a positive number, got {_checks.show(value)}")
     if not (math.isfinite(value) and value > 0):
         raise ValueError(f"{func}: {name} must be a positive, finite number, got {value!r}")
     return float(value)
@@ -98,7 +98,7 @@ _seed = _checks.seed
 
 def _path(value, func: str, name: str) -> Path:
     if not isinstance(value, (str, os.PathLike)) or (isinstance(value, str) and not value):
-        raise TypeError(f"{func}: {name} must be a path (str or pathlib.Path), got {_checks.describe(value)}")
+        raise TypeError(f"{func}: {name} must be a path (str or pathlib.Path), got {_checks.show(value)}")
     return Path(value)
 
 
@@ -106,7 +106,7 @@ def _architecture(name, func: str) -> str:
     from cnnstep.nn import ARCHITECTURES
 
     if not isinstance(name, str) or name not in ARCHITECTURES:
-        raise ValueError(f"{func}: model must be one of {sorted(ARCHITECTURES)}, got {_checks.describe(name)}")
+        raise ValueError(f"{func}: model must be one of {sorted(ARCHITECTURES)}, got {_checks.show(name)}")
     return name
 
 
@@ -117,7 +117,7 @@ def is_image_folder(data) -> bool:
     """Whether ``data`` (a ``--data`` value) names a folder of class subfolders.
 
     True for a folder that holds no ``train_<name>.h5`` file with its ``test_<name>.h5``
-    sibling -- the folders :func:`cnnstep.data.load` reads as image folders.
+    sibling -- the folders :func:`cnnstep.app.data.load` reads as image folders.
     """
     if isinstance(data, str) and data == "digits":
         return False
@@ -135,7 +135,7 @@ def is_image_folder(data) -> bool:
 
 def _load_split(data, image_size: int | None, test_fraction: float, seed: int):
     """The train and test sets of ``data``, and a sentence on where the test set came from."""
-    from cnnstep import data as _data
+    from cnnstep.app import data as _data
 
     whole, test = _data.load(data, image_size=image_size)
     if test is not None:
@@ -224,7 +224,7 @@ class Trainer:
     Parameters
     ----------
     data : str or pathlib.Path
-        What :func:`cnnstep.data.load` reads: ``"digits"``, an image folder (one subfolder
+        What :func:`cnnstep.app.data.load` reads: ``"digits"``, an image folder (one subfolder
         per class) or the course's .h5 pair.
     model : {"default", "application"}
         The architecture (:func:`cnnstep.nn.build`).
@@ -266,7 +266,7 @@ class Trainer:
                  log: Callable = print, progress: bool | None = None):
         func = "Trainer"
         if not (isinstance(data, (str, os.PathLike)) and str(data)):
-            raise TypeError(f"{func}: data must be 'digits' or a path, got {_checks.describe(data)}")
+            raise TypeError(f"{func}: data must be 'digits' or a path, got {_checks.show(data)}")
         self.data = data
         self.model_name = _architecture(model, func)
         self.image_size = None if image_size is None else _positive_int(image_size, func, "image_size")
@@ -274,16 +274,16 @@ class Trainer:
         self.batch_size = _positive_int(batch_size, func, "batch_size")
         self.lr = _positive_float(lr, func, "lr")
         if not isinstance(schedule, str) or schedule not in SCHEDULES:
-            raise ValueError(f"{func}: schedule must be one of {list(SCHEDULES)}, got {_checks.describe(schedule)}")
+            raise ValueError(f"{func}: schedule must be one of {list(SCHEDULES)}, got {_checks.show(schedule)}")
         self.schedule = schedule
         if not isinstance(augment, str) or augment not in AUGMENTATIONS:
-            raise ValueError(f"{func}: augment must be one of {list(AUGMENTATIONS)}, got {_checks.describe(augment)}")
+            raise ValueError(f"{func}: augment must be one of {list(AUGMENTATIONS)}, got {_checks.show(augment)}")
         self.augment = augment
         self.seed = _seed(seed, func)
         self.test_fraction = _fraction(test_fraction, func, "test_fraction")
         self.out = _path(out, func, "out")
         if not callable(log):
-            raise TypeError(f"{func}: log must be callable (e.g. print), got {_checks.describe(log)}")
+            raise TypeError(f"{func}: log must be callable (e.g. print), got {_checks.show(log)}")
         self.log = log
         self.progress = progress
         self.epochs_completed = 0
@@ -419,12 +419,12 @@ class Trainer:
         """Mark metrics.json; draw the curves of the completed epochs."""
         self._write_metrics(status, stopped=stopped)
         if self.epochs_completed:
-            from cnnstep import plots
+            from cnnstep.app import plots
 
             plots.learning_curves(self.history, self.out / FILES["curves"])
 
     def _finish(self, train, test, seconds: float) -> dict:
-        from cnnstep import plots
+        from cnnstep.app import plots
 
         scores = self.model.evaluate(train.X, train.y)
         predicted = self.model.predict(test.X)
@@ -464,7 +464,7 @@ def _resize(X: np.ndarray, n_H: int, n_W: int) -> np.ndarray:
 
 def _model_data(data, model, func: str):
     """The data ``data`` names, as the model takes it; the split evaluated ("test" or "all")."""
-    from cnnstep import data as _data
+    from cnnstep.app import data as _data
 
     n_H, n_W, n_C = model.input_shape
     if is_image_folder(data):
@@ -510,7 +510,7 @@ def evaluate(model, data) -> dict:
         ``accuracy`` -- None for a class without examples) and ``confusion`` (rows: true
         class, columns: predicted, in the model's class order).
     """
-    from cnnstep import plots
+    from cnnstep.app import plots
 
     func = "evaluate"
     dataset, split = _model_data(data, model, func)
@@ -533,7 +533,7 @@ def predict_files(model, paths: Sequence) -> list[dict]:
     ----------
     model : cnnstep.nn.Sequential
     paths : list of str or pathlib.Path
-        Image files; each is read with :func:`cnnstep.data.load_image` at the model's
+        Image files; each is read with :func:`cnnstep.app.data.load_image` at the model's
         channels and resized to its input size (Lanczos).
 
     Returns
@@ -542,11 +542,11 @@ def predict_files(model, paths: Sequence) -> list[dict]:
         One per path, in order: ``path``, ``class`` (the most probable class's name),
         ``probability`` (its probability) and ``probabilities`` (class name -> probability).
     """
-    from cnnstep.data import load_image
+    from cnnstep.app.data import load_image
 
     func = "predict_files"
     if isinstance(paths, (str, os.PathLike)) or not isinstance(paths, Sequence) or not paths:
-        raise TypeError(f"{func}: paths must be a non-empty list of image paths, got {_checks.describe(paths)}")
+        raise TypeError(f"{func}: paths must be a non-empty list of image paths, got {_checks.show(paths)}")
     n_H, n_W, n_C = model.input_shape
     images = []
     for path in paths:
@@ -609,7 +609,15 @@ def _check_loss(rng: np.random.Generator, tol: float):
 def _check_model(rng: np.random.Generator, tol: float):
     """The loss of a small Sequential against its input and every parameter."""
     from cnnstep.gradcheck import check_gradients
-    from cnnstep.nn import Conv2D, Dense, Flatten, MaxPool2D, ReLU, Sequential, softmax_cross_entropy
+    from cnnstep.nn import (
+        Conv2D,
+        Dense,
+        Flatten,
+        MaxPool2D,
+        ReLU,
+        Sequential,
+        softmax_cross_entropy,
+    )
 
     model = Sequential([Conv2D(3, 3), ReLU(), MaxPool2D(2), Flatten(), Dense(3)], (4, 4, 2),
                        seed=int(rng.integers(2**31)), dtype=np.float64)

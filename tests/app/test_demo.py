@@ -1,9 +1,9 @@
-"""cnnstep.demo: the exercise walked through, its text and its figures."""
+"""cnnstep.app.demo: the exercise walked through, its text and its figures."""
 
 import numpy as np
 import pytest
 
-from cnnstep import demo
+from cnnstep.app import demo
 
 
 def test_run_prints_the_exercise_and_draws_three_figures(tmp_path):

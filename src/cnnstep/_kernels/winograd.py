@@ -29,8 +29,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from cnnstep import _config, _parallel
-from cnnstep._checks import ConvGeometry, Padding
+from cnnstep._kernels import config as _config
+from cnnstep._kernels import parallel as _parallel
+from cnnstep._kernels.checks import ConvGeometry, Padding
 
 G = np.array([[1.0, 0.0, 0.0], [0.5, 0.5, 0.5], [0.5, -0.5, 0.5], [0.0, 0.0, 1.0]])
 
@@ -207,7 +208,7 @@ class _Scratch:
 def conv(A: np.ndarray, W: np.ndarray, pad: Padding, n_H: int, n_W: int, b: np.ndarray | None = None) -> np.ndarray:
     """Stride-1 3x3 convolution of A (m, n_H_prev, n_W_prev, C) with W (3, 3, C, K), plus b.
 
-    Chunks of examples are shared out over cnnstep's threads (:mod:`cnnstep._parallel`),
+    Chunks of examples are shared out over cnnstep's threads (:mod:`cnnstep._kernels.parallel`),
     each with its own buffers; every chunk writes its own slice of Z.
     """
     m, C, K = A.shape[0], A.shape[3], W.shape[3]

@@ -76,7 +76,7 @@ class PoolGeometry(NamedTuple):
 # --------------------------------------------------------------------------- arrays
 
 
-def describe(value) -> str:
+def show(value) -> str:
     """A short, readable account of a received value for error messages, on one line
     (a command line prints messages as one line on stderr)."""
     if isinstance(value, np.ndarray):
@@ -96,13 +96,13 @@ def real_array(value, func: str, name: str) -> np.ndarray:
     if isinstance(value, np.ndarray):
         arr = value
     elif value is None or isinstance(value, (str, bytes, Mapping)):
-        raise TypeError(f"{func}: {name} must be a NumPy array of real numbers, got {describe(value)}")
+        raise TypeError(f"{func}: {name} must be a NumPy array of real numbers, got {show(value)}")
     else:
         try:
             arr = np.asarray(value)
         except (ValueError, TypeError) as exc:
             raise TypeError(
-                f"{func}: {name} must be a NumPy array of real numbers, got {describe(value)} "
+                f"{func}: {name} must be a NumPy array of real numbers, got {show(value)} "
                 f"which NumPy cannot turn into an array ({exc})"
             ) from None
     if arr.dtype.kind not in REAL_KINDS:
@@ -160,7 +160,7 @@ def is_int(value) -> bool:
 
 def hparameters_mapping(hparameters, func: str, keys: tuple[str, ...], example: str) -> Mapping:
     if not isinstance(hparameters, Mapping):
-        raise TypeError(f"{func}: hparameters must be a dict such as {example}, got {describe(hparameters)}")
+        raise TypeError(f"{func}: hparameters must be a dict such as {example}, got {show(hparameters)}")
     for key in keys:
         if key not in hparameters:
             raise ValueError(
@@ -178,12 +178,12 @@ def positive_pair(value, func: str, what: str) -> tuple[int, int]:
     elif isinstance(value, (tuple, list)) and len(value) == 2:
         items = tuple(value)
     elif isinstance(value, (tuple, list)):
-        raise ValueError(f"{func}: {what} must be {expected}, got {describe(value)} with {len(value)} items")
+        raise ValueError(f"{func}: {what} must be {expected}, got {show(value)} with {len(value)} items")
     else:
-        raise TypeError(f"{func}: {what} must be {expected}, got {describe(value)}")
+        raise TypeError(f"{func}: {what} must be {expected}, got {show(value)}")
     for item in items:
         if not is_int(item):
-            raise TypeError(f"{func}: {what} must be {expected}, got {describe(value)}")
+            raise TypeError(f"{func}: {what} must be {expected}, got {show(value)}")
         if item < 1:
             raise ValueError(f"{func}: {what} must be {expected}, got {value!r}")
     return int(items[0]), int(items[1])
@@ -191,7 +191,7 @@ def positive_pair(value, func: str, what: str) -> tuple[int, int]:
 
 def _pad_amount(item, func: str, what: str, received) -> int:
     if not is_int(item):
-        raise TypeError(f"{func}: {what} must be made of non-negative integers, got {describe(received)}")
+        raise TypeError(f"{func}: {what} must be made of non-negative integers, got {show(received)}")
     if item < 0:
         raise ValueError(f"{func}: {what} must not be negative, got {received!r}")
     return int(item)
@@ -226,7 +226,7 @@ def explicit_padding(value, func: str, what: str, allow_words: bool = True) -> P
         return Padding(p_h, p_h, p_w, p_w)
     if isinstance(value, (tuple, list)):
         raise ValueError(f"{func}: {what} must be {forms}, got {value!r} with {len(value)} items")
-    raise TypeError(f"{func}: {what} must be {forms}, got {describe(value)}")
+    raise TypeError(f"{func}: {what} must be {forms}, got {show(value)}")
 
 
 def same_padding(n_prev: int, f: int, s: int) -> tuple[int, int]:
@@ -270,6 +270,30 @@ A_LAYOUT = "(m, n_H_prev, n_W_prev, n_C_prev)"
 W_LAYOUT = "(f_h, f_w, n_C_prev, n_C)"
 
 
+def conv_geometry(A_shape: tuple, W_shape: tuple, hparameters, func: str) -> ConvGeometry:
+    """The shape rule of a convolution: shapes and hyperparameters in, the geometry out.
+
+    ``A_shape`` is (m, n_H_prev, n_W_prev, n_C_prev) and ``W_shape`` (f_h, f_w, n_C_prev, n_C);
+    ``m`` may be 0 (a layer asking for one example's output shape). Raises the same errors
+    ``conv_forward`` does for these shapes and hyperparameters.
+    """
+    m, n_H_prev, n_W_prev, n_C_prev = A_shape
+    f_h, f_w, w_C_prev, n_C = W_shape
+    if w_C_prev != n_C_prev:
+        raise ValueError(
+            f"{func}: channel mismatch: A_prev has n_C_prev={n_C_prev} but W.shape={tuple(W_shape)} "
+            f"expects {w_C_prev}"
+        )
+    hp = hparameters_mapping(hparameters, func, ("stride", "pad"), CONV_EXAMPLE)
+    s_h, s_w = positive_pair(hp["stride"], func, 'hparameters["stride"]')
+    pad = explicit_padding(hp["pad"], func, 'hparameters["pad"]')
+    pad = resolve_padding(pad, n_H_prev, n_W_prev, f_h, f_w, s_h, s_w)
+    window_fits(func, f"W ({W_LAYOUT} = {tuple(W_shape)})", n_H_prev, n_W_prev, pad, f_h, f_w, "A_prev")
+    n_H = output_size(n_H_prev, pad.top, pad.bottom, f_h, s_h)
+    n_W = output_size(n_W_prev, pad.left, pad.right, f_w, s_w)
+    return ConvGeometry(m, n_H_prev, n_W_prev, n_C_prev, f_h, f_w, n_C, s_h, s_w, pad, n_H, n_W)
+
+
 def conv_call(A_prev, W, b, hparameters, func: str):
     """Validate a ``conv_forward`` call; return the arrays and the :class:`ConvGeometry`."""
     A_prev = ranked_array(A_prev, func, "A_prev", 4, A_LAYOUT)
@@ -277,36 +301,20 @@ def conv_call(A_prev, W, b, hparameters, func: str):
     b = real_array(b, func, "b")
     nonempty_dims(A_prev, func, "A_prev", A_LAYOUT, skip_first=True)
     nonempty_dims(W, func, "W", W_LAYOUT, skip_first=False)
-    m, n_H_prev, n_W_prev, n_C_prev = A_prev.shape
-    f_h, f_w, w_C_prev, n_C = W.shape
-    if w_C_prev != n_C_prev:
-        raise ValueError(
-            f"{func}: channel mismatch: A_prev has n_C_prev={n_C_prev} but W.shape={W.shape} "
-            f"expects {w_C_prev}"
-        )
-    if b.shape != (1, 1, 1, n_C):
+    if W.shape[2] == A_prev.shape[3] and b.shape != (1, 1, 1, W.shape[3]):
+        n_C = W.shape[3]
         raise ValueError(f"{func}: b must have shape (1, 1, 1, n_C) = {(1, 1, 1, n_C)} for W.shape={W.shape}, "
                          f"got shape {b.shape}")
-    hp = hparameters_mapping(hparameters, func, ("stride", "pad"), CONV_EXAMPLE)
-    s_h, s_w = positive_pair(hp["stride"], func, 'hparameters["stride"]')
-    pad = explicit_padding(hp["pad"], func, 'hparameters["pad"]')
-    pad = resolve_padding(pad, n_H_prev, n_W_prev, f_h, f_w, s_h, s_w)
-    window_fits(func, f"W ({W_LAYOUT} = {W.shape})", n_H_prev, n_W_prev, pad, f_h, f_w, "A_prev")
-    n_H = output_size(n_H_prev, pad.top, pad.bottom, f_h, s_h)
-    n_W = output_size(n_W_prev, pad.left, pad.right, f_w, s_w)
-    geom = ConvGeometry(m, n_H_prev, n_W_prev, n_C_prev, f_h, f_w, n_C, s_h, s_w, pad, n_H, n_W)
-    return A_prev, W, b, geom
+    return A_prev, W, b, conv_geometry(A_prev.shape, W.shape, hparameters, func)
 
 
-def pool_call(A_prev, hparameters, mode, func: str):
-    """Validate a ``pool_forward`` call; return the array and the :class:`PoolGeometry`."""
-    A_prev = ranked_array(A_prev, func, "A_prev", 4, A_LAYOUT)
-    nonempty_dims(A_prev, func, "A_prev", A_LAYOUT, skip_first=True)
+def pool_geometry(A_shape: tuple, hparameters, mode, func: str) -> PoolGeometry:
+    """The shape rule of pooling: a shape and hyperparameters in, the geometry out (``m`` may be 0)."""
     pool_mode(mode, func)
     hp = hparameters_mapping(hparameters, func, ("f", "stride"), POOL_EXAMPLE)
     f_h, f_w = positive_pair(hp["f"], func, 'hparameters["f"]')
     s_h, s_w = positive_pair(hp["stride"], func, 'hparameters["stride"]')
-    m, n_H_prev, n_W_prev, n_C = A_prev.shape
+    m, n_H_prev, n_W_prev, n_C = A_shape
     pad = explicit_padding(hp.get("pad", 0), func, 'hparameters["pad"]')
     pad = resolve_padding(pad, n_H_prev, n_W_prev, f_h, f_w, s_h, s_w)
     if max(pad.top, pad.bottom) >= f_h or max(pad.left, pad.right) >= f_w:
@@ -318,12 +326,19 @@ def pool_call(A_prev, hparameters, mode, func: str):
     window_fits(func, 'the window hparameters["f"]', n_H_prev, n_W_prev, pad, f_h, f_w, "A_prev")
     n_H = output_size(n_H_prev, pad.top, pad.bottom, f_h, s_h)
     n_W = output_size(n_W_prev, pad.left, pad.right, f_w, s_w)
-    return A_prev, PoolGeometry(m, n_H_prev, n_W_prev, n_C, f_h, f_w, s_h, s_w, pad, n_H, n_W)
+    return PoolGeometry(m, n_H_prev, n_W_prev, n_C, f_h, f_w, s_h, s_w, pad, n_H, n_W)
+
+
+def pool_call(A_prev, hparameters, mode, func: str):
+    """Validate a ``pool_forward`` call; return the array and the :class:`PoolGeometry`."""
+    A_prev = ranked_array(A_prev, func, "A_prev", 4, A_LAYOUT)
+    nonempty_dims(A_prev, func, "A_prev", A_LAYOUT, skip_first=True)
+    return A_prev, pool_geometry(A_prev.shape, hparameters, mode, func)
 
 
 def pool_mode(mode, func: str) -> str:
     if not isinstance(mode, str):
-        raise TypeError(f'{func}: mode must be "max" or "average", got {describe(mode)}')
+        raise TypeError(f'{func}: mode must be "max" or "average", got {show(mode)}')
     if mode not in ("max", "average"):
         raise ValueError(f'{func}: unknown mode {mode!r}, expected "max" or "average"')
     return mode
@@ -331,7 +346,7 @@ def pool_mode(mode, func: str) -> str:
 
 def tie_rule(ties, func: str) -> str:
     if not isinstance(ties, str):
-        raise TypeError(f'{func}: ties must be "all" or "first", got {describe(ties)}')
+        raise TypeError(f'{func}: ties must be "all" or "first", got {show(ties)}')
     if ties not in ("all", "first"):
         raise ValueError(f'{func}: unknown ties rule {ties!r}, expected "all" (every tied maximum) '
                          f'or "first" (the first in row-major window order)')
@@ -341,7 +356,7 @@ def tie_rule(ties, func: str) -> str:
 def unpack_cache(cache, func: str, length: int, layout: str, forward: str) -> tuple:
     expected = f"the {layout} tuple returned by {forward}"
     if not isinstance(cache, (tuple, list)):
-        raise TypeError(f"{func}: cache must be {expected}, got {describe(cache)}")
+        raise TypeError(f"{func}: cache must be {expected}, got {show(cache)}")
     if len(cache) != length:
         raise ValueError(f"{func}: cache must be {expected}, got a {type(cache).__name__} of {len(cache)} items")
     return tuple(cache)
@@ -361,8 +376,8 @@ class BackwardCall(NamedTuple):
     grad: np.ndarray
     inputs: tuple
     geometry: object
-    out: np.dtype
-    work: np.dtype
+    out_dtype: np.dtype
+    work_dtype: np.dtype
 
 
 def conv_backward_call(dZ, cache, func: str) -> BackwardCall:
@@ -370,10 +385,10 @@ def conv_backward_call(dZ, cache, func: str) -> BackwardCall:
     A_prev, W, b, hparameters = unpack_cache(cache, func, 4, "(A_prev, W, b, hparameters)", "conv_forward")
     A, Wt, bt, g = conv_call(A_prev, W, b, hparameters, func)
     dZ = gradient_shape(dZ, func, "dZ", (g.m, g.n_H, g.n_W, g.n_C), "the cache: Z's shape")
-    out = result_dtype(dZ, A, Wt, bt)
-    work = work_dtype(out)
+    out_dtype = result_dtype(dZ, A, Wt, bt)
+    work = work_dtype(out_dtype)
     cast = tuple(x.astype(work, copy=False) for x in (A, Wt, bt))
-    return BackwardCall(dZ.astype(work, copy=False), cast, g, out, work)
+    return BackwardCall(dZ.astype(work, copy=False), cast, g, out_dtype, work)
 
 
 def pool_backward_call(dA, cache, mode, ties, func: str) -> BackwardCall:
@@ -382,15 +397,15 @@ def pool_backward_call(dA, cache, mode, ties, func: str) -> BackwardCall:
     A_in, g = pool_call(A_prev, hparameters, mode, func)
     tie_rule(ties, func)
     dA = gradient_shape(dA, func, "dA", (g.m, g.n_H, g.n_W, g.n_C), "the cache: A's shape")
-    out = result_dtype(dA, A_in)
-    work = work_dtype(out)
-    return BackwardCall(dA.astype(work, copy=False), (A_in.astype(work, copy=False),), g, out, work)
+    out_dtype = result_dtype(dA, A_in)
+    work = work_dtype(out_dtype)
+    return BackwardCall(dA.astype(work, copy=False), (A_in.astype(work, copy=False),), g, out_dtype, work)
 
 
 def positive_int(value, func: str, name: str) -> int:
     """A positive integer (not a bool, not a float), as a Python int."""
     if not is_int(value):
-        raise TypeError(f"{func}: {name} must be a positive integer, got {describe(value)}")
+        raise TypeError(f"{func}: {name} must be a positive integer, got {show(value)}")
     if value < 1:
         raise ValueError(f"{func}: {name} must be a positive integer, got {value!r}")
     return int(value)
@@ -400,7 +415,7 @@ def fraction(value, func: str, name: str) -> float:
     """A number strictly between 0 and 1 (a share of the data)."""
     expected = "a number strictly between 0 and 1, e.g. 0.2"
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)):
-        raise TypeError(f"{func}: {name} must be {expected}, got {describe(value)}")
+        raise TypeError(f"{func}: {name} must be {expected}, got {show(value)}")
     if not 0 < value < 1:
         raise ValueError(f"{func}: {name} must be {expected}, got {value!r}")
     return float(value)
@@ -409,7 +424,7 @@ def fraction(value, func: str, name: str) -> float:
 def seed(value, func: str) -> int:
     """A non-negative integer seed."""
     if not is_int(value):
-        raise TypeError(f"{func}: seed must be a non-negative integer, got {describe(value)}")
+        raise TypeError(f"{func}: seed must be a non-negative integer, got {show(value)}")
     if value < 0:
         raise ValueError(f"{func}: seed must be a non-negative integer, got {value!r}")
     return int(value)

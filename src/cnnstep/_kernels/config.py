@@ -43,7 +43,7 @@ def set_workspace_limit(nbytes: int) -> int:
     least one example is always processed at a time whatever the budget.
     """
     global _workspace_bytes
-    from cnnstep._checks import positive_int
+    from cnnstep._kernels.checks import positive_int
 
     nbytes = positive_int(nbytes, "set_workspace_limit", "nbytes")
     previous, _workspace_bytes = _workspace_bytes, nbytes
@@ -62,7 +62,7 @@ def chunk_budget(cap: int) -> int:
 
     It does not depend on the thread count, so neither do the chunks (nor, with them, the
     rounding of the outputs); threaded runs use fewer threads when the workspace limit
-    would not hold one chunk's scratch per thread (see :func:`cnnstep._parallel.run_groups`).
+    would not hold one chunk's scratch per thread (see :func:`cnnstep._kernels.parallel.run_groups`).
     """
     return min(cap, _workspace_bytes)
 

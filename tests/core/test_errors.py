@@ -155,7 +155,8 @@ def test_error_message(impl, name, call, error, message):
 @pytest.mark.parametrize("name, call, error, message", CASES, ids=[c[0] for c in CASES])
 def test_errors_are_raised_before_any_compute(monkeypatch, name, call, error, message):
     """Validation happens first: a bad input never reaches a kernel (every kernel entry is trapped)."""
-    from cnnstep import conv, pool
+    from cnnstep import conv
+    from cnnstep._kernels import pooling
 
     conv_cache(), pool_cache()  # made (and kept) before the traps are set
 
@@ -163,7 +164,7 @@ def test_errors_are_raised_before_any_compute(monkeypatch, name, call, error, me
         raise AssertionError("kernel reached")
 
     for module, names in ((conv, ("_forward", "_backward")),
-                          (pool, ("_max_chunk", "_average_chunk", "_max_backward_chunk", "_average_backward_chunk"))):
+                          (pooling, ("max_forward", "average_forward", "max_backward", "average_backward"))):
         for attr in names:
             monkeypatch.setattr(module, attr, boom)
     with pytest.raises(error, match=message):

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from cnnstep.data import random_shift
+from cnnstep.app.data import random_shift
 from cnnstep.nn import Adam, architectures
 
 

@@ -18,7 +18,7 @@ Pillow, h5py and scikit-learn are imported only by the functions that need them
 
 Example
 -------
->>> from cnnstep.data import load_digits, train_test_split, batches
+>>> from cnnstep.app.data import load_digits, train_test_split, batches
 >>> train, test = train_test_split(load_digits(), test_fraction=0.2, seed=0)
 >>> train.X.shape, test.X.shape
 ((1438, 8, 8, 1), (359, 8, 8, 1))
@@ -39,7 +39,7 @@ from pathlib import Path
 
 import numpy as np
 
-from cnnstep import _checks
+from cnnstep._kernels import checks as _checks
 
 __all__ = [
     "Dataset",
@@ -90,10 +90,10 @@ class Dataset:
     def __post_init__(self) -> None:
         func = "Dataset"
         if not isinstance(self.X, np.ndarray):
-            raise TypeError(f"{func}: X must be a NumPy array (m, n_H, n_W, n_C), got {_describe(self.X)}")
+            raise TypeError(f"{func}: X must be a NumPy array (m, n_H, n_W, n_C), got {_checks.show(self.X)}")
         _checks.ranked_array(self.X, func, "X", 4, "(m, n_H, n_W, n_C)")
         if not isinstance(self.y, np.ndarray) or self.y.dtype.kind not in "iu":
-            raise TypeError(f"{func}: y must be a NumPy array of integer labels, got {_describe(self.y)}")
+            raise TypeError(f"{func}: y must be a NumPy array of integer labels, got {_checks.show(self.y)}")
         if self.y.shape != (self.X.shape[0],):
             raise ValueError(f"{func}: y must have shape (m,) = ({self.X.shape[0]},) to match X.shape={self.X.shape}, "
                              f"got shape {self.y.shape}")
@@ -102,7 +102,7 @@ class Dataset:
             raise ValueError(f"{func}: labels must lie in 0..{len(self.classes) - 1} (one per class name), "
                              f"got labels from {self.y.min()} to {self.y.max()}")
         if not isinstance(self.source, str):
-            raise TypeError(f"{func}: source must be a str, got {_describe(self.source)}")
+            raise TypeError(f"{func}: source must be a str, got {_checks.show(self.source)}")
 
     def __len__(self) -> int:
         return int(self.X.shape[0])
@@ -133,7 +133,7 @@ class Dataset:
 
 def _class_names(classes, func: str) -> list[str]:
     if not isinstance(classes, (list, tuple)) or not all(isinstance(name, str) for name in classes):
-        raise TypeError(f"{func}: classes must be a list of str (index = label), got {_describe(classes)}")
+        raise TypeError(f"{func}: classes must be a list of str (index = label), got {_checks.show(classes)}")
     duplicates = sorted(name for name, count in Counter(classes).items() if count > 1)
     if duplicates:
         raise ValueError(f"{func}: class names must be unique, got {duplicates} more than once in {list(classes)}")
@@ -153,7 +153,6 @@ def _optional(module: str, func: str):
                           f"install the training tool's extras with: {INSTALL}") from exc
 
 
-_describe = _checks.describe
 
 
 def _one_line(exc: BaseException) -> str:
@@ -162,7 +161,7 @@ def _one_line(exc: BaseException) -> str:
 
 def _path(value, func: str, name: str) -> Path:
     if not isinstance(value, (str, os.PathLike)):
-        raise TypeError(f"{func}: {name} must be a path (str or pathlib.Path), got {_describe(value)}")
+        raise TypeError(f"{func}: {name} must be a path (str or pathlib.Path), got {_checks.show(value)}")
     if isinstance(value, str) and not value:
         raise ValueError(f"{func}: {name} must be a path, got the empty string")
     return Path(value)
@@ -195,7 +194,7 @@ def _image_size(image_size, func: str) -> int | None:
     if image_size is None:
         return None
     if not _checks.is_int(image_size):
-        raise TypeError(f"{func}: image_size must be {expected}, got {_describe(image_size)}")
+        raise TypeError(f"{func}: image_size must be {expected}, got {_checks.show(image_size)}")
     if image_size < 1:
         raise ValueError(f"{func}: image_size must be {expected}, got {image_size!r}")
     return int(image_size)
@@ -204,7 +203,7 @@ def _image_size(image_size, func: str) -> int | None:
 def _channels(channels, func: str) -> int:
     expected = "3 (RGB) or 1 (grayscale)"
     if not _checks.is_int(channels):
-        raise TypeError(f"{func}: channels must be {expected}, got {_describe(channels)}")
+        raise TypeError(f"{func}: channels must be {expected}, got {_checks.show(channels)}")
     if channels not in (1, 3):
         raise ValueError(f"{func}: channels must be {expected}, got {channels!r}")
     return int(channels)
@@ -471,7 +470,7 @@ def _h5_images(x: np.ndarray, file: Path, key: str, func: str) -> np.ndarray:
         x = x[..., np.newaxis]
     if x.ndim != 4 or x.dtype.kind not in "iuf":
         raise ValueError(f"{func}: {key} in {str(file)!r} must be images of shape (m, n_H, n_W, n_C), "
-                         f"got {_describe(x)}")
+                         f"got {_checks.show(x)}")
     low, high = (x.min(), x.max()) if x.size else (0, 0)
     if x.dtype.kind in "iu" and 0 <= low and high <= 255:
         return _unit_float(x.astype(np.uint8))
@@ -671,7 +670,7 @@ def train_test_split(dataset: Dataset, test_fraction: float = 0.2, seed: int = 0
     """
     func = "train_test_split"
     if not isinstance(dataset, Dataset):
-        raise TypeError(f"{func}: dataset must be a cnnstep.data.Dataset, got {_describe(dataset)}")
+        raise TypeError(f"{func}: dataset must be a cnnstep.app.data.Dataset, got {_checks.show(dataset)}")
     fraction = _fraction(test_fraction, func)
     seed = _seed(seed, func)
     n_test = _test_counts(dataset, fraction, func)
@@ -698,7 +697,7 @@ def _generator(rng, func: str) -> np.random.Generator:
     if _checks.is_int(rng) and rng >= 0:
         return np.random.default_rng(int(rng))
     raise TypeError(f"{func}: rng must be a numpy.random.Generator, a non-negative integer seed or None, "
-                    f"got {_describe(rng)}")
+                    f"got {_checks.show(rng)}")
 
 
 def batches(X: np.ndarray, y: np.ndarray, batch_size: int, shuffle: bool = True,
@@ -732,11 +731,11 @@ def batches(X: np.ndarray, y: np.ndarray, batch_size: int, shuffle: bool = True,
         raise ValueError(f"{func}: X and y must have the same length along their first axis (one label per "
                          f"example), got X.shape={X.shape} and y.shape={y.shape}")
     if not _checks.is_int(batch_size):
-        raise TypeError(f"{func}: batch_size must be a positive integer, got {_describe(batch_size)}")
+        raise TypeError(f"{func}: batch_size must be a positive integer, got {_checks.show(batch_size)}")
     if batch_size < 1:
         raise ValueError(f"{func}: batch_size must be a positive integer, got {batch_size!r}")
     if not isinstance(shuffle, (bool, np.bool_)):
-        raise TypeError(f"{func}: shuffle must be True or False, got {_describe(shuffle)}")
+        raise TypeError(f"{func}: shuffle must be True or False, got {_checks.show(shuffle)}")
     order = _generator(rng, func).permutation(len(X)) if shuffle else None
     return _batches(X, y, int(batch_size), order)
 
@@ -770,11 +769,11 @@ def random_shift(X: np.ndarray, max_shift: int, rng: np.random.Generator) -> np.
     func = "random_shift"
     X = _checks.ranked_array(X, func, "X", 4, "(m, n_H, n_W, n_C)")
     if not _checks.is_int(max_shift):
-        raise TypeError(f"{func}: max_shift must be an integer >= 0, got {_describe(max_shift)}")
+        raise TypeError(f"{func}: max_shift must be an integer >= 0, got {_checks.show(max_shift)}")
     if max_shift < 0:
         raise ValueError(f"{func}: max_shift must be an integer >= 0, got {max_shift!r}")
     if not isinstance(rng, np.random.Generator):
-        raise TypeError(f"{func}: rng must be a numpy.random.Generator, got {_describe(rng)}")
+        raise TypeError(f"{func}: rng must be a numpy.random.Generator, got {_checks.show(rng)}")
     k = int(max_shift)
     if k == 0 or len(X) == 0:
         return X.copy()
