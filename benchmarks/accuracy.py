@@ -63,8 +63,12 @@ def torch_conv(torch, A, W, b, hp, dZ):
     bias = torch.from_numpy(b.reshape(-1).copy()).requires_grad_(True)
     z = F.conv2d(F.pad(x, (p.left, p.right, p.top, p.bottom)), w, bias, stride=(g.s_h, g.s_w))
     z.backward(torch.from_numpy(dZ).permute(0, 3, 1, 2))
-    return (z.detach().permute(0, 2, 3, 1).numpy(), x.grad.permute(0, 2, 3, 1).numpy(),
-            w.grad.numpy().transpose(2, 3, 1, 0), bias.grad.numpy().reshape(1, 1, 1, -1))
+    return (
+        z.detach().permute(0, 2, 3, 1).numpy(),
+        x.grad.permute(0, 2, 3, 1).numpy(),
+        w.grad.numpy().transpose(2, 3, 1, 0),
+        bias.grad.numpy().reshape(1, 1, 1, -1),
+    )
 
 
 def main(argv=None) -> int:
@@ -98,10 +102,10 @@ def main(argv=None) -> int:
             Z, cache = cnnstep.conv_forward(A, W, b, hp)
             fast = (Z, *cnnstep.conv_backward(dZ, cache))
             name = np.dtype(dtype).name
-            for x, y in zip(fast, ref):
+            for x, y in zip(fast, ref, strict=False):
                 note(f"conv fast vs loops {name}", relative(x, y))
             if torch is not None:
-                for x, y in zip(fast, torch_conv(torch, A, W, b, hp, dZ)):
+                for x, y in zip(fast, torch_conv(torch, A, W, b, hp, dZ), strict=False):
                     note(f"conv fast vs torch {name}", relative(x, y))
     for _ in range(args.configs):
         shape, hp = pool_config(rng)
@@ -118,7 +122,7 @@ def main(argv=None) -> int:
                 A, dA = A64.astype(dtype), dA64.astype(dtype)
                 out, fast_cache = cnnstep.pool_forward(A, hp, mode)
                 fast = (out, cnnstep.pool_backward(dA, fast_cache, mode))
-                for x, y in zip(fast, ref):
+                for x, y in zip(fast, ref, strict=False):
                     note(f"pool fast vs loops {np.dtype(dtype).name}", relative(x, y))
     width = max(map(len, worst))
     print(f"largest relative difference (max |a - b| / max |b|) over {args.configs} random configurations per kind:")

@@ -35,10 +35,10 @@ from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, replace
 
-import harness
 import numpy as np
 
 import cnnstep
+import harness
 from cnnstep import reference
 from cnnstep._kernels import checks as _checks
 
@@ -106,8 +106,9 @@ class Case:
             if not _checks.is_int(value) or value < 1:
                 raise ValueError(f"{func}: {field} must be a positive integer, got {value!r} (case {self.name})")
         if self.kind == "conv" and (not _checks.is_int(self.n_C) or self.n_C < 1):
-            raise ValueError(f"{func}: a conv case needs n_C, a positive number of filters, got {self.n_C!r} "
-                             f"(case {self.name})")
+            raise ValueError(
+                f"{func}: a conv case needs n_C, a positive number of filters, got {self.n_C!r} (case {self.name})"
+            )
         if self.kind == "pool":
             _checks.pool_mode(self.mode, func)
         self.geometry(0)  # the layer's own validation: window fits, padding form, ...
@@ -118,16 +119,15 @@ class Case:
         return {"f": self.f, "stride": self.stride}
 
     def geometry(self, m: int | None = None, n_H_prev: int | None = None, n_W_prev: int | None = None):
-        """The validated :class:`~cnnstep._kernels.checks.ConvGeometry` / ``PoolGeometry`` (m defaults to the case's)."""
+        """The validated ConvGeometry or PoolGeometry (m: the case's by default), from the shape rules."""
         shape = (self.m if m is None else m, n_H_prev or self.n_H_prev, n_W_prev or self.n_W_prev, self.n_C_prev)
-        A = np.empty((0,) + shape[1:])
         func = f"bench_kernels case {self.name}"
         if self.kind == "conv":
-            W = np.empty((self.f, self.f, self.n_C_prev, self.n_C))
-            g = _checks.conv_call(A, W, np.empty((1, 1, 1, self.n_C)), self.hparameters(), func)[3]
+            W_shape = (self.f, self.f, self.n_C_prev, self.n_C)
+            g = _checks.conv_geometry(shape, W_shape, self.hparameters(), func)
         else:
-            g = _checks.pool_call(A, self.hparameters(), self.mode, func)[1]
-        return g._replace(m=shape[0])
+            g = _checks.pool_geometry(shape, self.hparameters(), self.mode, func)
+        return g
 
     def label(self) -> str:
         size = f"{self.n_H_prev}x{self.n_W_prev}x{self.n_C_prev}"
@@ -341,8 +341,10 @@ def _loops(case: Case, g, dtype: str, quick: bool, ours_s: float) -> dict:
     extrapolated = min(calls) * scale
     method = f"loops timed on m={small.m}"
     if (small.n_H, small.n_W) != (g.n_H, g.n_W):
-        method += (f" with a {small.n_H_prev}x{small.n_W_prev} input "
-                   f"({small.n_H}x{small.n_W} of {g.n_H}x{g.n_W} output positions)")
+        method += (
+            f" with a {small.n_H_prev}x{small.n_W_prev} input "
+            f"({small.n_H}x{small.n_W} of {g.n_H}x{g.n_W} output positions)"
+        )
     method += f", extrapolated to m={g.m}" + (" by output positions" if scale != g.m / small.m else "")
     return {
         "speedup": extrapolated / ours_s,
@@ -369,8 +371,14 @@ def _gflops(g, dtype: str, times: dict, rounds: int, repeat: int, pause: float) 
     X = rng.standard_normal((M, K), dtype=np.dtype(dtype))
     Y = rng.standard_normal((K, N), dtype=np.dtype(dtype))
     out = np.empty((M, N), dtype=np.dtype(dtype))
-    matmul = harness.stats(harness.measure({"matmul": harness.Op(harness.nothing, lambda _, X=X, Y=Y, out=out: np.matmul(X, Y, out=out))},
-                             rounds, repeat, pause)["matmul"])
+    matmul = harness.stats(
+        harness.measure(
+            {"matmul": harness.Op(harness.nothing, lambda _, X=X, Y=Y, out=out: np.matmul(X, Y, out=out))},
+            rounds,
+            repeat,
+            pause,
+        )["matmul"]
+    )
     del X, Y, out
 
     def rates(who):
@@ -416,8 +424,12 @@ def _memory_probe(spec: dict) -> dict:
             baseline = harness.status_kib("VmRSS")
             out = op.call(prepared)
             peak = harness.status_kib("VmHWM")
-            return {"mib": (peak - baseline) / 1024, "baseline_mib": baseline / 1024, "peak_mib": peak / 1024,
-                    "method": "VmHWM - VmRSS" + (" after malloc_trim" if trimmed else "")}
+            return {
+                "mib": (peak - baseline) / 1024,
+                "baseline_mib": baseline / 1024,
+                "peak_mib": peak / 1024,
+                "method": "VmHWM - VmRSS" + (" after malloc_trim" if trimmed else ""),
+            }
         if torch is None:
             tracemalloc.start()
             baseline = tracemalloc.get_traced_memory()[0]
@@ -441,8 +453,14 @@ def _run_probe(spec: dict) -> dict:
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [here, src, env.get("PYTHONPATH")]))
     code = "import sys; from bench_kernels import _memory_probe_main; sys.exit(_memory_probe_main(sys.argv[1]))"
     try:
-        proc = subprocess.run([sys.executable, "-c", code, json.dumps(spec)], capture_output=True, text=True,
-                              env=env, timeout=600, check=False)
+        proc = subprocess.run(
+            [sys.executable, "-c", code, json.dumps(spec)],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=600,
+            check=False,
+        )
     except (OSError, subprocess.TimeoutExpired) as exc:
         return {"mib": NA, "method": NA, "error": str(exc)}
     if proc.returncode != 0:
@@ -466,7 +484,7 @@ def _memory(rows: list[dict], by_name: dict[str, Case], threads: int, torch_avai
         found = list(pool.map(lambda job: _run_probe(job[2]), jobs))
     for row in rows:
         row["memory"] = {"cnnstep_mib": NA, "torch_mib": NA, "ratio": NA, "method": {}}
-    for (row, contender, _), probe in zip(jobs, found):
+    for (row, contender, _), probe in zip(jobs, found, strict=False):
         row["memory"][f"{contender}_mib"] = probe["mib"]
         row["memory"]["method"][contender] = probe.get("error", probe["method"])
     for row in rows:
@@ -481,8 +499,18 @@ def _memory(rows: list[dict], by_name: dict[str, Case], threads: int, torch_avai
 # --------------------------------------------------------------------------- the run
 
 
-def run(cases=None, rounds=5, repeat=3, pause=0.2, threads=2, quick=False, memory=True, loops=True,
-        dtypes=DTYPES, progress: Callable[[str], None] | None = None) -> dict:
+def run(
+    cases=None,
+    rounds=5,
+    repeat=3,
+    pause=0.2,
+    threads=2,
+    quick=False,
+    memory=True,
+    loops=True,
+    dtypes=DTYPES,
+    progress: Callable[[str], None] | None = None,
+) -> dict:
     """Measure every case in every dtype; return the results as a JSON-able dict.
 
     Parameters
@@ -518,8 +546,17 @@ def run(cases=None, rounds=5, repeat=3, pause=0.2, threads=2, quick=False, memor
     if quick:
         rounds, repeat, pause = min(rounds, QUICK_ROUNDS), min(repeat, QUICK_REPEAT), min(pause, QUICK_PAUSE)
         chosen = [replace(case, m=min(case.m, QUICK_M)) for case in chosen]
-    settings = {"rounds": rounds, "repeat": repeat, "pause_s": float(pause), "threads": threads, "quick": bool(quick),
-                "memory": bool(memory), "loops": bool(loops), "dtypes": dtypes, "seed": SEED}
+    settings = {
+        "rounds": rounds,
+        "repeat": repeat,
+        "pause_s": float(pause),
+        "threads": threads,
+        "quick": bool(quick),
+        "memory": bool(memory),
+        "loops": bool(loops),
+        "dtypes": dtypes,
+        "seed": SEED,
+    }
     torch, torch_missing = harness.load_torch()
     rows = []
     with harness.thread_limits(threads, torch), _grad_enabled(torch):
@@ -611,11 +648,16 @@ def _speedup(loops) -> str:
 def _header(results: dict) -> list[str]:
     c, s = results["conditions"], results["settings"]
     blas = c["blas"]
-    runtime = "; ".join(f"{lib['internal_api']} {lib['version']} core {lib['architecture']}, "
-                        f"{lib['num_threads']} threads" for lib in blas.get("runtime", [])) \
+    runtime = (
+        "; ".join(
+            f"{lib['internal_api']} {lib['version']} core {lib['architecture']}, {lib['num_threads']} threads"
+            for lib in blas.get("runtime", [])
+        )
         or "not known (no threadpoolctl)"
-    env = ", ".join(f"{name}={value}" if value is not None else f"{name} unset"
-                    for name, value in c["environment"].items())
+    )
+    env = ", ".join(
+        f"{name}={value}" if value is not None else f"{name} unset" for name, value in c["environment"].items()
+    )
     return [
         f"cnnstep {c['cnnstep']} benchmark, {c['date']}, {results['elapsed_s']:.0f} s",
         f"CPU: {c['cpu']}, {c['cores']} cores ({c['usable_cores']} usable); {c['platform']}; Python {c['python']}",
@@ -633,8 +675,10 @@ def format_table(results: dict) -> str:
     """The report: the run's conditions, then times and ratios, then loops, GFLOP/s and memory."""
     rows = results["rows"]
     lines = _header(results) + [""]
-    lines.append("Time, ms (median); ratio = cnnstep/torch of the medians (< 1: cnnstep faster), "
-                 f"[q1/q3 - q3/q1] its noise band, * where that spans more than {NOISY_BAND:g}x (noisy: rerun)")
+    lines.append(
+        "Time, ms (median); ratio = cnnstep/torch of the medians (< 1: cnnstep faster), "
+        f"[q1/q3 - q3/q1] its noise band, * where that spans more than {NOISY_BAND:g}x (noisy: rerun)"
+    )
     head = ["case", "dtype", "m"]
     for op in ("fwd", "bwd", "fwd+bwd"):
         head += [f"{op} cnnstep", "torch", "ratio"]
@@ -644,14 +688,26 @@ def format_table(results: dict) -> str:
         for op in OPS:
             entry = row["time"][op]
             theirs = entry["torch"]
-            cells += [harness.ms(entry["cnnstep"]["median_ms"]),
-                      harness.ms(theirs["median_ms"]) if isinstance(theirs, dict) else NA,
-                      _ratio_cell(entry)]
+            cells += [
+                harness.ms(entry["cnnstep"]["median_ms"]),
+                harness.ms(theirs["median_ms"]) if isinstance(theirs, dict) else NA,
+                _ratio_cell(entry),
+            ]
         body.append(cells)
     lines += harness.table(body, "<<>" + ">>>" * 3)
     lines += ["", "Loops, throughput, memory (fwd+bwd)"]
-    head = ["case", "dtype", "m", "loops speed-up", "GFLOP/s cnnstep", "torch", "matmul",
-            "peak extra MiB cnnstep", "torch", "ratio"]
+    head = [
+        "case",
+        "dtype",
+        "m",
+        "loops speed-up",
+        "GFLOP/s cnnstep",
+        "torch",
+        "matmul",
+        "peak extra MiB cnnstep",
+        "torch",
+        "ratio",
+    ]
     body = [head]
     for row in rows:
         gf, mem = row["gflops"], row["memory"]
@@ -688,9 +744,10 @@ def _notes(results: dict) -> list[str]:
         "GFLOP/s = direct-convolution count (fwd 2*m*n_H*n_W*n_C*f*f*n_C_prev, fwd+bwd 3x) / median time;",
         "  matmul = np.matmul of the im2col GEMM (m*n_H*n_W x f*f*n_C_prev x n_C), same dtype, same run.",
         "peak extra MiB = VmHWM - VmRSS around one fwd+bwd after a warm-up, fresh process per cell"
-        + (" (quick: conv cases, first dtype only)" if results["settings"]["quick"] else "") + ".",
+        + (" (quick: conv cases, first dtype only)" if results["settings"]["quick"] else "")
+        + ".",
         "torch: autograd on channels_last views of the same arrays; max-pool ties go to one cell in torch, "
-        "to every tied cell in cnnstep (ties=\"all\").",
+        'to every tied cell in cnnstep (ties="all").',
     ]
     return notes
 
@@ -700,19 +757,36 @@ def _notes(results: dict) -> list[str]:
 
 def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     """The benchmark's options, on any parser (its own, or a subcommand's)."""
-    parser.add_argument("--quick", action="store_true",
-                        help=f"smoke run: batch <= {QUICK_M}, rounds <= {QUICK_ROUNDS}, repeat <= {QUICK_REPEAT}, "
-                             "loops on a small output, memory for conv cases in the first dtype only")
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help=f"smoke run: batch <= {QUICK_M}, rounds <= {QUICK_ROUNDS}, repeat <= {QUICK_REPEAT}, "
+        "loops on a small output, memory for conv cases in the first dtype only",
+    )
     parser.add_argument("--rounds", type=harness.positive_int, default=5, help="rounds of timed calls (default 5)")
     parser.add_argument("--repeat", type=harness.positive_int, default=3, help="timed calls per round (default 3)")
-    parser.add_argument("--pause", type=harness.seconds, default=0.2,
-                        help="seconds of sleep before each contender's calls (default 0.2)")
-    parser.add_argument("--threads", type=harness.positive_int, default=2,
-                        help="torch and cnnstep threads, and numpy BLAS threads where threadpoolctl is there (default 2)")
-    parser.add_argument("--cases", default=None,
-                        help=f"comma-separated case names (default all: {','.join(c.name for c in CASES)})")
-    parser.add_argument("--dtype", action="append", default=None, metavar="DTYPE",
-                        help="float32 or float64; repeat or comma-separate for both (default both)")
+    parser.add_argument(
+        "--pause",
+        type=harness.seconds,
+        default=0.2,
+        help="seconds of sleep before each contender's calls (default 0.2)",
+    )
+    parser.add_argument(
+        "--threads",
+        type=harness.positive_int,
+        default=2,
+        help="torch and cnnstep threads, and numpy BLAS threads where threadpoolctl is there (default 2)",
+    )
+    parser.add_argument(
+        "--cases", default=None, help=f"comma-separated case names (default all: {','.join(c.name for c in CASES)})"
+    )
+    parser.add_argument(
+        "--dtype",
+        action="append",
+        default=None,
+        metavar="DTYPE",
+        help="float32 or float64; repeat or comma-separate for both (default both)",
+    )
     parser.add_argument("--no-memory", dest="memory", action="store_false", help="skip the peak-memory probes")
     parser.add_argument("--no-loops", dest="loops", action="store_false", help="skip the loops comparison")
     parser.add_argument("--json", metavar="PATH", default=None, help="also write every measurement to PATH")
@@ -733,8 +807,18 @@ def run_from_args(args: argparse.Namespace) -> int:
     def progress(line):
         print(line, file=sys.stderr, flush=True)
 
-    results = run(cases=args.cases, rounds=args.rounds, repeat=args.repeat, pause=args.pause, threads=args.threads,
-                  quick=args.quick, memory=args.memory, loops=args.loops, dtypes=dtypes, progress=progress)
+    results = run(
+        cases=args.cases,
+        rounds=args.rounds,
+        repeat=args.repeat,
+        pause=args.pause,
+        threads=args.threads,
+        quick=args.quick,
+        memory=args.memory,
+        loops=args.loops,
+        dtypes=dtypes,
+        progress=progress,
+    )
     if args.json:
         with open(args.json, "w") as fh:
             json.dump(results, fh, indent=1, allow_nan=False)
@@ -744,9 +828,11 @@ def run_from_args(args: argparse.Namespace) -> int:
 
 
 def main(argv=None, prog: str = "python benchmarks/bench_kernels.py") -> int:
-    parser = configure_parser(argparse.ArgumentParser(
-        prog=prog,
-        description="Time cnnstep's blocks against PyTorch, the loops and a matmul, in one run."))
+    parser = configure_parser(
+        argparse.ArgumentParser(
+            prog=prog, description="Time cnnstep's blocks against PyTorch, the loops and a matmul, in one run."
+        )
+    )
     args = parser.parse_args(argv)
     try:
         return args.run(args)

@@ -17,9 +17,9 @@ from __future__ import annotations
 import argparse
 import time
 
-import harness
 import numpy as np
 
+import harness
 from cnnstep._kernels import checks as _checks
 from cnnstep.nn import Adam, architectures, layers
 from cnnstep.nn.losses import softmax_cross_entropy
@@ -48,8 +48,10 @@ def _torch_model(torch, model):
         if isinstance(layer, layers.Conv2D):
             (f_h, f_w), ((top, bottom), (left, right)) = layer.kernel_size, _pads(layer)
             c_in = layer.params["W"].shape[2]
-            modules += [nn.ZeroPad2d((left, right, top, bottom)), nn.Conv2d(c_in, layer.filters, (f_h, f_w),
-                                                                            stride=layer.stride)]
+            modules += [
+                nn.ZeroPad2d((left, right, top, bottom)),
+                nn.Conv2d(c_in, layer.filters, (f_h, f_w), stride=layer.stride),
+            ]
         elif isinstance(layer, layers.ReLU):
             modules.append(nn.ReLU())
         elif isinstance(layer, layers.MaxPool2D):
@@ -101,8 +103,18 @@ def _torch_epoch(torch, net, X, y, batch_size):
     return epoch
 
 
-def run(model_name="default", image_size=64, channels=3, classes=10, examples=1651, batch_size=32,
-        rounds=3, pause=0.5, threads=2, seed=0) -> dict:
+def run(
+    model_name="default",
+    image_size=64,
+    channels=3,
+    classes=10,
+    examples=1651,
+    batch_size=32,
+    rounds=3,
+    pause=0.5,
+    threads=2,
+    seed=0,
+) -> dict:
     """Median seconds per epoch of cnnstep and PyTorch on the same model and data."""
     rng = np.random.default_rng(seed)
     X = rng.random((examples, image_size, image_size, channels), dtype=np.float32)
@@ -123,10 +135,21 @@ def run(model_name="default", image_size=64, channels=3, classes=10, examples=16
                 times[name].append(time.perf_counter() - start)
     medians = {name: float(np.median(values)) for name, values in times.items()}
     ratio = medians["cnnstep"] / medians["torch"] if "torch" in medians else "n/a"
-    return {"model": model_name, "input_shape": [image_size, image_size, channels], "classes": classes,
-            "examples": examples, "batch_size": batch_size, "rounds": rounds, "threads": threads,
-            "params": model.count_params(), "seconds": times, "median_seconds": medians, "ratio": ratio,
-            "torch": "n/a" if torch is None else torch.__version__, "torch_missing": why}
+    return {
+        "model": model_name,
+        "input_shape": [image_size, image_size, channels],
+        "classes": classes,
+        "examples": examples,
+        "batch_size": batch_size,
+        "rounds": rounds,
+        "threads": threads,
+        "params": model.count_params(),
+        "seconds": times,
+        "median_seconds": medians,
+        "ratio": ratio,
+        "torch": "n/a" if torch is None else torch.__version__,
+        "torch_missing": why,
+    }
 
 
 def format_report(result: dict) -> str:
@@ -135,10 +158,12 @@ def format_report(result: dict) -> str:
     ratio = result["ratio"]
     ratio_text = f"{ratio:.2f}" if isinstance(ratio, float) else "n/a"
     shape = "x".join(map(str, result["input_shape"]))
-    return (f"one training epoch, model {result['model']} ({result['params']:,} parameters) on {result['examples']} "
-            f"images {shape}, batch {result['batch_size']}, Adam, {result['threads']} threads, median of "
-            f"{result['rounds']}:\n  cnnstep {med['cnnstep']:.2f} s   torch {torch_text}   ratio cnnstep/torch "
-            f"{ratio_text}\n")
+    return (
+        f"one training epoch, model {result['model']} ({result['params']:,} parameters) on {result['examples']} "
+        f"images {shape}, batch {result['batch_size']}, Adam, {result['threads']} threads, median of "
+        f"{result['rounds']}:\n  cnnstep {med['cnnstep']:.2f} s   torch {torch_text}   ratio cnnstep/torch "
+        f"{ratio_text}\n"
+    )
 
 
 def main(argv=None) -> int:
@@ -149,8 +174,9 @@ def main(argv=None) -> int:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args(argv)
-    result = run(args.model, image_size=args.image_size, examples=args.examples, rounds=args.rounds,
-                 threads=args.threads)
+    result = run(
+        args.model, image_size=args.image_size, examples=args.examples, rounds=args.rounds, threads=args.threads
+    )
     print(format_report(result), end="")
     return 0
 

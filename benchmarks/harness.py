@@ -186,8 +186,9 @@ def blas_info() -> dict:
         return info
     for lib in threadpool_info():
         if lib.get("user_api") == "blas":
-            info["runtime"].append({key: lib.get(key) for key in
-                                    ("internal_api", "version", "architecture", "num_threads", "filepath")})
+            info["runtime"].append(
+                {key: lib.get(key) for key in ("internal_api", "version", "architecture", "num_threads", "filepath")}
+            )
     return info
 
 
@@ -209,8 +210,10 @@ def conditions(torch, torch_missing, settings: dict) -> dict:
         "torch": torch.__version__ if torch is not None else f"{NA} ({torch_missing})",
         "threads": settings["threads"],
         "workspace_limit_bytes": cnnstep.workspace_limit(),
-        "environment": {name: os.environ.get(name) for name in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE",
-                                                                 "OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS")},
+        "environment": {
+            name: os.environ.get(name)
+            for name in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS")
+        },
     }
 
 
@@ -238,7 +241,7 @@ def table(rows: list[list[str]], align: str) -> list[str]:
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     lines = []
     for row in rows:
-        cells = [cell.ljust(w) if a == "<" else cell.rjust(w) for cell, w, a in zip(row, widths, align)]
+        cells = [cell.ljust(w) if a == "<" else cell.rjust(w) for cell, w, a in zip(row, widths, align, strict=False)]
         lines.append("  ".join(cells).rstrip())
     return lines
 

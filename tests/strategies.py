@@ -27,8 +27,9 @@ def conv_configs(draw):
     n_H_prev, n_W_prev = draw(st.integers(1, 9)), draw(st.integers(1, 9))
     hp = {"stride": draw(stride_values), "pad": draw(pad_values)}
     s_h, s_w = _checks.positive_pair(hp["stride"], "test", "stride")
-    pad = _checks.resolve_padding(_checks.explicit_padding(hp["pad"], "test", "pad"),
-                                  n_H_prev, n_W_prev, f_h, f_w, s_h, s_w)
+    pad = _checks.resolve_padding(
+        _checks.explicit_padding(hp["pad"], "test", "pad"), n_H_prev, n_W_prev, f_h, f_w, s_h, s_w
+    )
     assume(f_h <= n_H_prev + pad.top + pad.bottom and f_w <= n_W_prev + pad.left + pad.right)
     seed = draw(st.integers(0, 2**32 - 1))
     rng = np.random.default_rng(seed)
@@ -49,15 +50,20 @@ def pool_configs(draw, with_pad=True):
     n_H_prev, n_W_prev = draw(st.integers(1, 9)), draw(st.integers(1, 9))
     hp = {"f": f, "stride": draw(stride_values)}
     if with_pad and draw(st.booleans()):
-        hp["pad"] = draw(st.one_of(
-            st.sampled_from(["same", "valid"]),
-            st.tuples(st.integers(0, f_h - 1), st.integers(0, f_w - 1)),
-            st.tuples(st.tuples(st.integers(0, f_h - 1), st.integers(0, f_h - 1)),
-                      st.tuples(st.integers(0, f_w - 1), st.integers(0, f_w - 1))),
-        ))
+        hp["pad"] = draw(
+            st.one_of(
+                st.sampled_from(["same", "valid"]),
+                st.tuples(st.integers(0, f_h - 1), st.integers(0, f_w - 1)),
+                st.tuples(
+                    st.tuples(st.integers(0, f_h - 1), st.integers(0, f_h - 1)),
+                    st.tuples(st.integers(0, f_w - 1), st.integers(0, f_w - 1)),
+                ),
+            )
+        )
     s_h, s_w = _checks.positive_pair(hp["stride"], "test", "stride")
-    pad = _checks.resolve_padding(_checks.explicit_padding(hp.get("pad", 0), "test", "pad"),
-                                  n_H_prev, n_W_prev, f_h, f_w, s_h, s_w)
+    pad = _checks.resolve_padding(
+        _checks.explicit_padding(hp.get("pad", 0), "test", "pad"), n_H_prev, n_W_prev, f_h, f_w, s_h, s_w
+    )
     assume(max(pad.top, pad.bottom) < f_h and max(pad.left, pad.right) < f_w)
     assume(f_h <= n_H_prev + pad.top + pad.bottom and f_w <= n_W_prev + pad.left + pad.right)
     seed = draw(st.integers(0, 2**32 - 1))

@@ -37,8 +37,7 @@ def conv(A_prev, W, b, hp, dZ):
     _, n_H_prev, n_W_prev, _ = A_prev.shape
     f_h, f_w = W.shape[:2]
     s = _checks.positive_pair(hp["stride"], "torch", "stride")
-    p = _checks.resolve_padding(_checks.explicit_padding(hp["pad"], "torch", "pad"),
-                                n_H_prev, n_W_prev, f_h, f_w, *s)
+    p = _checks.resolve_padding(_checks.explicit_padding(hp["pad"], "torch", "pad"), n_H_prev, n_W_prev, f_h, f_w, *s)
     x = nchw(A_prev, requires_grad=True)
     w = torch.from_numpy(np.ascontiguousarray(W.transpose(3, 2, 0, 1))).requires_grad_(True)
     bias = torch.from_numpy(b.reshape(-1).copy()).requires_grad_(True)

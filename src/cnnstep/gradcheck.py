@@ -54,8 +54,11 @@ def _float64_inputs(inputs: Mapping, func: str) -> dict:
     if not isinstance(inputs, Mapping):
         raise TypeError(f"{func}: inputs must be a dict of argument name -> value, got {_checks.show(inputs)}")
     return {
-        name: (_checks.real_array(value, func, f"inputs[{name!r}]").astype(np.float64)
-               if isinstance(value, np.ndarray) else value)
+        name: (
+            _checks.real_array(value, func, f"inputs[{name!r}]").astype(np.float64)
+            if isinstance(value, np.ndarray)
+            else value
+        )
         for name, value in inputs.items()
     }
 
@@ -85,8 +88,10 @@ def numerical_gradient(fun: Callable, inputs: Mapping, wrt: str, dout, eps: floa
     func = "numerical_gradient"
     values = _float64_inputs(inputs, func)
     if wrt not in values or not isinstance(values[wrt], np.ndarray):
-        raise ValueError(f"{func}: wrt must name an array input, got {wrt!r}; array inputs: "
-                         f"{sorted(k for k, v in values.items() if isinstance(v, np.ndarray))}")
+        raise ValueError(
+            f"{func}: wrt must name an array input, got {wrt!r}; array inputs: "
+            f"{sorted(k for k, v in values.items() if isinstance(v, np.ndarray))}"
+        )
     if not (isinstance(eps, (int, float)) and not isinstance(eps, bool) and eps > 0):
         raise ValueError(f"{func}: eps must be a positive number, got {eps!r}")
     dout = np.asarray(_checks.real_array(dout, func, "dout"), dtype=np.float64)
@@ -143,8 +148,9 @@ class GradcheckResult:
         return "\n".join(lines)
 
 
-def check_gradients(fun: Callable, inputs: Mapping, grads: Mapping, dout, *,
-                    eps: float = DEFAULT_EPS, tol: float = DEFAULT_TOL) -> GradcheckResult:
+def check_gradients(
+    fun: Callable, inputs: Mapping, grads: Mapping, dout, *, eps: float = DEFAULT_EPS, tol: float = DEFAULT_TOL
+) -> GradcheckResult:
     """Compare analytic gradients with finite differences.
 
     Parameters
@@ -177,8 +183,9 @@ def check_gradients(fun: Callable, inputs: Mapping, grads: Mapping, dout, *,
         analytic = _checks.real_array(analytic, func, f"grads[{name!r}]")
         expected = np.shape(inputs[name])
         if analytic.shape != expected:
-            raise ValueError(f"{func}: grads[{name!r}] must have the shape of inputs[{name!r}] {expected}, "
-                             f"got {analytic.shape}")
+            raise ValueError(
+                f"{func}: grads[{name!r}] must have the shape of inputs[{name!r}] {expected}, got {analytic.shape}"
+            )
         numeric = numerical_gradient(fun, inputs, name, dout, eps=eps)
         err = relative_error(analytic, numeric)
         result.errors[name] = err if np.isfinite(err) else float("inf")
@@ -216,8 +223,13 @@ def check_blocks(seed: int = 0, tol: float = DEFAULT_TOL) -> list[tuple[str, Gra
         Z, cache = conv_forward(A_prev, W, b, hp)
         dZ = rng.normal(size=Z.shape)
         dA, dW, db = conv_backward(dZ, cache)
-        result = check_gradients(lambda A_prev, W, b, hp=hp: conv_forward(A_prev, W, b, hp),
-                                 {"A_prev": A_prev, "W": W, "b": b}, {"A_prev": dA, "W": dW, "b": db}, dZ, tol=tol)
+        result = check_gradients(
+            lambda A_prev, W, b, hp=hp: conv_forward(A_prev, W, b, hp),
+            {"A_prev": A_prev, "W": W, "b": b},
+            {"A_prev": dA, "W": dW, "b": db},
+            dZ,
+            tol=tol,
+        )
         results.append((name, result))
     for name, shape, hp in POOL_CASES:
         # distinct values: max-pooling is differentiable away from ties
@@ -226,7 +238,12 @@ def check_blocks(seed: int = 0, tol: float = DEFAULT_TOL) -> list[tuple[str, Gra
             A, cache = pool_forward(A_prev, hp, mode=mode)
             dA = rng.normal(size=A.shape)
             dA_prev = pool_backward(dA, cache, mode=mode)
-            result = check_gradients(lambda A_prev, hp=hp, mode=mode: pool_forward(A_prev, hp, mode=mode),
-                                     {"A_prev": A_prev}, {"A_prev": dA_prev}, dA, tol=tol)
+            result = check_gradients(
+                lambda A_prev, hp=hp, mode=mode: pool_forward(A_prev, hp, mode=mode),
+                {"A_prev": A_prev},
+                {"A_prev": dA_prev},
+                dA,
+                tol=tol,
+            )
             results.append((f"{name} {mode}", result))
     return results

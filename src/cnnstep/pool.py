@@ -93,10 +93,13 @@ def pool_backward(dA, cache, mode="max", ties="all"):
     dx = np.empty(x.shape, dtype=work_dtype)  # each chunk's task fills (and zeroes) its slice
     kernel = _kernel(g, mode, backward=True)
     if mode == "average":
+
         def task(part):
             kernel(dy[part], g, dx[part])
     else:
+
         def task(part):
             kernel(dy[part], x[part], g, ties, dx[part])
+
     _parallel.run(task, pooling.parts(g, work_dtype.itemsize), x.size)
     return dx.astype(out_dtype, copy=False)

@@ -64,8 +64,16 @@ def test_gradcheck_also_checks_every_layer(capsys):
     assert cli.main(["gradcheck"]) == 0
     out = capsys.readouterr().out
     assert "blocks: 10/10 gradient checks passed" in out and "layers: 11/11 gradient checks passed" in out
-    for name in ("Conv2D", "MaxPool2D", "AvgPool2D", "ReLU", "Flatten", "Dense", "softmax cross-entropy",
-                 "Sequential + loss"):
+    for name in (
+        "Conv2D",
+        "MaxPool2D",
+        "AvgPool2D",
+        "ReLU",
+        "Flatten",
+        "Dense",
+        "softmax cross-entropy",
+        "Sequential + loss",
+    ):
         assert name in out
 
 
@@ -92,13 +100,24 @@ def test_train_evaluate_predict_end_to_end(tmp_path, rng, capsys):
     assert printed[-1].startswith("test accuracy ") and printed[-1].endswith(f"-> {out}/")
 
     metrics = json.loads((out / "metrics.json").read_text())
-    for key, kind in (("train_accuracy", float), ("test_accuracy", float), ("seconds", float),
-                      ("history", dict), ("data", dict), ("model", dict), ("args", dict)):
+    for key, kind in (
+        ("train_accuracy", float),
+        ("test_accuracy", float),
+        ("seconds", float),
+        ("history", dict),
+        ("data", dict),
+        ("model", dict),
+        ("args", dict),
+    ):
         assert isinstance(metrics[key], kind), key
     assert 0 <= metrics["train_accuracy"] <= 1 and 0 <= metrics["test_accuracy"] <= 1
     assert metrics["args"]["epochs"] == 3 and metrics["args"]["lr"] == 0.01
-    assert metrics["model"] == {"name": "default", "params": nn.load_model(out / "model.npz").count_params(),
-                                "input_shape": [8, 8, 3], "classes": ["blue", "green", "red"]}
+    assert metrics["model"] == {
+        "name": "default",
+        "params": nn.load_model(out / "model.npz").count_params(),
+        "input_shape": [8, 8, 3],
+        "classes": ["blue", "green", "red"],
+    }
     assert is_png(out / "curves.png") and is_png(out / "confusion.png")
 
     model = str(out / "model.npz")
@@ -116,7 +135,7 @@ def test_train_evaluate_predict_end_to_end(tmp_path, rng, capsys):
     assert cli.main(["predict", model, *images]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert len(lines) == 2
-    for line, image in zip(lines, images):
+    for line, image in zip(lines, images, strict=False):
         assert re.fullmatch(rf"{re.escape(image)}: (blue|green|red) \(probability [01]\.\d{{3}}\)", line), line
 
     assert cli.main(["predict", model, *images, "--json"]) == 0
@@ -142,15 +161,18 @@ def test_demo_writes_its_figures(tmp_path, capsys):
 # --------------------------------------------------------------------------- mistakes and stops
 
 
-@pytest.mark.parametrize("argv, pattern", [
-    (["--epochs", "0"], "--epochs must be an integer >= 1, got 0"),
-    (["--batch-size", "-2"], "--batch-size must be an integer >= 1, got -2"),
-    (["--lr", "0"], "--lr must be a positive number, got 0"),
-    (["--lr", "nan"], "--lr must be a positive number, got nan"),
-    (["--test-fraction", "1.5"], "--test-fraction must be a number strictly between 0 and 1"),
-    (["--seed", "-1"], "--seed must be an integer >= 0"),
-    (["--image-size", "16"], "--image-size resizes image folders only; 'digits' keeps its native size"),
-])
+@pytest.mark.parametrize(
+    "argv, pattern",
+    [
+        (["--epochs", "0"], "--epochs must be an integer >= 1, got 0"),
+        (["--batch-size", "-2"], "--batch-size must be an integer >= 1, got -2"),
+        (["--lr", "0"], "--lr must be a positive number, got 0"),
+        (["--lr", "nan"], "--lr must be a positive number, got nan"),
+        (["--test-fraction", "1.5"], "--test-fraction must be a number strictly between 0 and 1"),
+        (["--seed", "-1"], "--seed must be an integer >= 0"),
+        (["--image-size", "16"], "--image-size resizes image folders only; 'digits' keeps its native size"),
+    ],
+)
 def test_train_refuses_bad_flags(tmp_path, capsys, argv, pattern):
     assert cli.main(["train", "--out", str(tmp_path / "x"), *argv]) == 2
     assert pattern in one_error_line(capsys, "train")
@@ -211,7 +233,9 @@ def test_divergence_is_one_line_naming_the_epoch(tmp_path, rng, capsys, monkeypa
     out = tmp_path / "run"
     assert cli.main(train_args(folder, out, "--image-size", "8", "--epochs", "3")) == 2
     err = one_error_line(capsys, "train")
-    assert "in epoch 2 (batch 1)" in err and f"lower --lr (now {DEFAULTS['lr']:g}), e.g. to {DEFAULTS['lr'] / 10:g}" in err
+    assert (
+        "in epoch 2 (batch 1)" in err and f"lower --lr (now {DEFAULTS['lr']:g}), e.g. to {DEFAULTS['lr'] / 10:g}" in err
+    )
     assert f"kept the model and metrics of epoch 1 in {out}/" in err
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["status"] == "diverged" and len(metrics["history"]["test_accuracy"]) == 1

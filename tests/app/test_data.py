@@ -112,8 +112,10 @@ def test_dataset_len_summary_and_repr():
 
 
 def test_import_has_no_side_effects():
-    code = ("import sys, cnnstep.app.data; "
-            "sys.exit(sorted(m for m in ('PIL', 'h5py', 'sklearn') if m in sys.modules) != [])")
+    code = (
+        "import sys, cnnstep.app.data; "
+        "sys.exit(sorted(m for m in ('PIL', 'h5py', 'sklearn') if m in sys.modules) != [])"
+    )
     assert subprocess.run([sys.executable, "-c", code], capture_output=True).returncode == 0
 
 
@@ -220,9 +222,11 @@ def test_real_sign_digits():
 def test_load_h5_course_layout(signs_h5):
     with h5py.File(signs_h5 / "train_signs.h5", "r") as f:
         raw = f["train_set_x"][()]
-    for train, test in (load_h5(signs_h5),
-                        load_h5(signs_h5 / "train_signs.h5", signs_h5 / "test_signs.h5"),
-                        load_h5(str(signs_h5 / "train_signs.h5"))):
+    for train, test in (
+        load_h5(signs_h5),
+        load_h5(signs_h5 / "train_signs.h5", signs_h5 / "test_signs.h5"),
+        load_h5(str(signs_h5 / "train_signs.h5")),
+    ):
         assert train.X.shape == (12, 64, 64, 3) and test.X.shape == (6, 64, 64, 3)
         assert train.X.dtype == test.X.dtype == np.float32
         np.testing.assert_array_equal(train.X, raw.astype(np.float32) / np.float32(255))
@@ -405,120 +409,321 @@ def dataset(X_shape=(2, 2, 2, 1), y=(0, 1), classes=("a", "b")):
 
 ERROR_CASES = [
     # image folders and image files
-    ("folder missing", lambda p: load_image_folder(p / "nowhere"), FileNotFoundError,
-     r"load_image_folder: path '.*nowhere' does not exist; expected a folder with one subfolder of images per class"),
-    ("folder is a file", lambda p: load_image_folder(save_image(p / "one.png", RED)), ValueError,
-     r"load_image_folder: path '.*one\.png' is a file, expected a folder"),
-    ("path type", lambda p: load_image_folder(42), TypeError,
-     r"load_image_folder: path must be a path \(str or pathlib\.Path\), got 42 \(int\)"),
-    ("empty class folder", lambda p: load_image_folder(empty_class_folder(p / "d")), ValueError,
-     r"load_image_folder: the class folder '.*empty' holds no images \(\.jpg, \.jpeg, \.png\)"),
-    ("corrupt image", lambda p: load_image_folder(broken_image_folder(p / "c", b"not an image at all")), ValueError,
-     r"load_image_folder: cannot read the image '.*broken\.png': Pillow cannot identify it as an image"),
-    ("truncated image", lambda p: load_image_folder(broken_image_folder(p / "t", truncated_png(p))), ValueError,
-     r"load_image_folder: cannot read the image '.*broken\.png': .*(truncated|broken|data)"),
-    ("one class", lambda p: load_image_folder(class_folders(p / "solo", ("only", "i.png", (4, 4)))), ValueError,
-     r"load_image_folder: path '.*solo' must hold one subfolder per class and at least two classes, "
-     r"found 1 subfolder\(s\) \['only'\]"),
-    ("no class folders", lambda p: load_image_folder(save_image(p / "flat" / "i.png", RED).parent), ValueError,
-     r"found 0 subfolder\(s\) \[\]; its 1 image file\(s\) must go into class subfolders"),
-    ("mixed sizes", lambda p: load_image_folder(class_folders(p / "m", ("a", "i.png", (4, 4)), ("b", "j.png", (5, 4)))),
-     ValueError, r"load_image_folder: images differ in size: '.*j\.png' is 5x4 \(height x width\) but '.*i\.png' "
-                 r"is 4x4; pass image_size"),
-    ("image_size zero", lambda p: load_image_folder(p, image_size=0), ValueError,
-     r"load_image_folder: image_size must be a positive integer .*got 0"),
-    ("image_size negative", lambda p: load_image(p, image_size=-3), ValueError,
-     r"load_image: image_size must be a positive integer .*got -3"),
-    ("image_size float", lambda p: load_image_folder(p, image_size=2.5), TypeError,
-     r"load_image_folder: image_size must be a positive integer .*got 2\.5 \(float\)"),
-    ("image_size bool", lambda p: load_image_folder(p, image_size=True), TypeError,
-     r"image_size must be a positive integer .*got True \(bool\)"),
-    ("image_size str", lambda p: load("digits", image_size="32"), TypeError,
-     r"load: image_size must be a positive integer .*got '32' \(str\)"),
-    ("channels", lambda p: load_image_folder(p, channels=2), ValueError,
-     r"load_image_folder: channels must be 3 \(RGB\) or 1 \(grayscale\), got 2"),
-    ("image missing", lambda p: load_image(p / "gone.png", 8), FileNotFoundError,
-     r"load_image: path '.*gone\.png' does not exist; expected an image file"),
-    ("image is a folder", lambda p: load_image(p, 8), ValueError,
-     r"load_image: path '.*' is a folder, expected an image file"),
-    ("image corrupt", lambda p: load_image(broken_image_folder(p, b"\xff\xd8junk") / "b" / "broken.png", 8),
-     ValueError, r"load_image: cannot read the image '.*broken\.png'"),
+    (
+        "folder missing",
+        lambda p: load_image_folder(p / "nowhere"),
+        FileNotFoundError,
+        r"load_image_folder: path '.*nowhere' does not exist; expected a folder with one subfolder of images per class",
+    ),
+    (
+        "folder is a file",
+        lambda p: load_image_folder(save_image(p / "one.png", RED)),
+        ValueError,
+        r"load_image_folder: path '.*one\.png' is a file, expected a folder",
+    ),
+    (
+        "path type",
+        lambda p: load_image_folder(42),
+        TypeError,
+        r"load_image_folder: path must be a path \(str or pathlib\.Path\), got 42 \(int\)",
+    ),
+    (
+        "empty class folder",
+        lambda p: load_image_folder(empty_class_folder(p / "d")),
+        ValueError,
+        r"load_image_folder: the class folder '.*empty' holds no images \(\.jpg, \.jpeg, \.png\)",
+    ),
+    (
+        "corrupt image",
+        lambda p: load_image_folder(broken_image_folder(p / "c", b"not an image at all")),
+        ValueError,
+        r"load_image_folder: cannot read the image '.*broken\.png': Pillow cannot identify it as an image",
+    ),
+    (
+        "truncated image",
+        lambda p: load_image_folder(broken_image_folder(p / "t", truncated_png(p))),
+        ValueError,
+        r"load_image_folder: cannot read the image '.*broken\.png': .*(truncated|broken|data)",
+    ),
+    (
+        "one class",
+        lambda p: load_image_folder(class_folders(p / "solo", ("only", "i.png", (4, 4)))),
+        ValueError,
+        r"load_image_folder: path '.*solo' must hold one subfolder per class and at least two classes, "
+        r"found 1 subfolder\(s\) \['only'\]",
+    ),
+    (
+        "no class folders",
+        lambda p: load_image_folder(save_image(p / "flat" / "i.png", RED).parent),
+        ValueError,
+        r"found 0 subfolder\(s\) \[\]; its 1 image file\(s\) must go into class subfolders",
+    ),
+    (
+        "mixed sizes",
+        lambda p: load_image_folder(class_folders(p / "m", ("a", "i.png", (4, 4)), ("b", "j.png", (5, 4)))),
+        ValueError,
+        r"load_image_folder: images differ in size: '.*j\.png' is 5x4 \(height x width\) but '.*i\.png' "
+        r"is 4x4; pass image_size",
+    ),
+    (
+        "image_size zero",
+        lambda p: load_image_folder(p, image_size=0),
+        ValueError,
+        r"load_image_folder: image_size must be a positive integer .*got 0",
+    ),
+    (
+        "image_size negative",
+        lambda p: load_image(p, image_size=-3),
+        ValueError,
+        r"load_image: image_size must be a positive integer .*got -3",
+    ),
+    (
+        "image_size float",
+        lambda p: load_image_folder(p, image_size=2.5),
+        TypeError,
+        r"load_image_folder: image_size must be a positive integer .*got 2\.5 \(float\)",
+    ),
+    (
+        "image_size bool",
+        lambda p: load_image_folder(p, image_size=True),
+        TypeError,
+        r"image_size must be a positive integer .*got True \(bool\)",
+    ),
+    (
+        "image_size str",
+        lambda p: load("digits", image_size="32"),
+        TypeError,
+        r"load: image_size must be a positive integer .*got '32' \(str\)",
+    ),
+    (
+        "channels",
+        lambda p: load_image_folder(p, channels=2),
+        ValueError,
+        r"load_image_folder: channels must be 3 \(RGB\) or 1 \(grayscale\), got 2",
+    ),
+    (
+        "image missing",
+        lambda p: load_image(p / "gone.png", 8),
+        FileNotFoundError,
+        r"load_image: path '.*gone\.png' does not exist; expected an image file",
+    ),
+    (
+        "image is a folder",
+        lambda p: load_image(p, 8),
+        ValueError,
+        r"load_image: path '.*' is a folder, expected an image file",
+    ),
+    (
+        "image corrupt",
+        lambda p: load_image(broken_image_folder(p, b"\xff\xd8junk") / "b" / "broken.png", 8),
+        ValueError,
+        r"load_image: cannot read the image '.*broken\.png'",
+    ),
     # the course's .h5 files
-    ("h5 not hdf5", lambda p: load_h5(not_hdf5(p)), ValueError,
-     r"load_h5: '.*train_x\.h5' is not a readable HDF5 file \(.*\)"),
-    ("h5 missing dataset", lambda p: load_h5(h5_pair(p, classes=None)), ValueError,
-     r"load_h5: '.*train_a\.h5' has no dataset 'list_classes' \(it holds \['train_set_x', 'train_set_y'\]\); "
-     r"expected the course's layout"),
-    ("h5 wrong part", lambda p: load_h5(h5_pair(p, test_part="train") / "train_a.h5", p / "test_a.h5"), ValueError,
-     r"load_h5: '.*test_a\.h5' has no dataset 'test_set_x'"),
-    ("h5 one class", lambda p: load_h5(h5_pair(p, train_y=(0, 0), classes=(0,))), ValueError,
-     r"load_h5: list_classes in '.*train_a\.h5' must name at least two classes, got \['0'\]"),
-    ("h5 unknown label", lambda p: load_h5(h5_pair(p, train_y=(0, 9))), ValueError,
-     r"load_h5: train_set_y in '.*train_a\.h5' holds labels \['9'\] that are not in list_classes \['0', '1'\]"),
-    ("h5 no pair", lambda p: load_h5(p), ValueError,
-     r"load_h5: train_path '.*' holds no train_<name>\.h5 file with its test_<name>\.h5 sibling"),
-    ("h5 two pairs", lambda p: load_h5(h5_pair(h5_pair(p, "a"), "b")), ValueError,
-     r"load_h5: the folder '.*' holds 2 train/test \.h5 pairs \(train_a\.h5/test_a\.h5, train_b\.h5/test_b\.h5\); "
-     r"pass the path of the train file"),
-    ("h5 test file missing", lambda p: load_h5(lone_h5(p / "train_a.h5")), FileNotFoundError,
-     r"load_h5: train_path '.*train_a\.h5' has no test set beside it: '.*test_a\.h5' does not exist"),
+    (
+        "h5 not hdf5",
+        lambda p: load_h5(not_hdf5(p)),
+        ValueError,
+        r"load_h5: '.*train_x\.h5' is not a readable HDF5 file \(.*\)",
+    ),
+    (
+        "h5 missing dataset",
+        lambda p: load_h5(h5_pair(p, classes=None)),
+        ValueError,
+        r"load_h5: '.*train_a\.h5' has no dataset 'list_classes' \(it holds \['train_set_x', 'train_set_y'\]\); "
+        r"expected the course's layout",
+    ),
+    (
+        "h5 wrong part",
+        lambda p: load_h5(h5_pair(p, test_part="train") / "train_a.h5", p / "test_a.h5"),
+        ValueError,
+        r"load_h5: '.*test_a\.h5' has no dataset 'test_set_x'",
+    ),
+    (
+        "h5 one class",
+        lambda p: load_h5(h5_pair(p, train_y=(0, 0), classes=(0,))),
+        ValueError,
+        r"load_h5: list_classes in '.*train_a\.h5' must name at least two classes, got \['0'\]",
+    ),
+    (
+        "h5 unknown label",
+        lambda p: load_h5(h5_pair(p, train_y=(0, 9))),
+        ValueError,
+        r"load_h5: train_set_y in '.*train_a\.h5' holds labels \['9'\] that are not in list_classes \['0', '1'\]",
+    ),
+    (
+        "h5 no pair",
+        lambda p: load_h5(p),
+        ValueError,
+        r"load_h5: train_path '.*' holds no train_<name>\.h5 file with its test_<name>\.h5 sibling",
+    ),
+    (
+        "h5 two pairs",
+        lambda p: load_h5(h5_pair(h5_pair(p, "a"), "b")),
+        ValueError,
+        r"load_h5: the folder '.*' holds 2 train/test \.h5 pairs \(train_a\.h5/test_a\.h5, train_b\.h5/test_b\.h5\); "
+        r"pass the path of the train file",
+    ),
+    (
+        "h5 test file missing",
+        lambda p: load_h5(lone_h5(p / "train_a.h5")),
+        FileNotFoundError,
+        r"load_h5: train_path '.*train_a\.h5' has no test set beside it: '.*test_a\.h5' does not exist",
+    ),
     # load(): the CLI's --data
-    ("data missing", lambda p: load(str(p / "nope")), FileNotFoundError,
-     r"load: data '.*nope' does not exist; expected 'digits', a folder with one subfolder of images per class"),
-    ("data other file", lambda p: load(save_image(p / "cat.png", RED)), ValueError,
-     r"load: data '.*cat\.png' is a file that is not a train_<name>\.h5 file; expected 'digits'"),
-    ("data test h5", lambda p: load(lone_h5(p / "test_a.h5")), ValueError,
-     r"load: data '.*test_a\.h5' is a test file; expected a train_<name>\.h5 file with its test_<name>\.h5 sibling"),
-    ("data odd h5", lambda p: load(lone_h5(p / "weights.h5")), ValueError,
-     r"load: data '.*weights\.h5' is not named train_<name>\.h5"),
-    ("data unpaired h5 folder", lambda p: load(lone_h5(p / "train_a.h5").parent), ValueError,
-     r"found 0 subfolder\(s\) \[\]; \.h5 files must come as one train_<name>\.h5 / test_<name>\.h5 pair"),
-    ("data digits resized", lambda p: load("digits", image_size=16), ValueError,
-     r"load: image_size=16 cannot be applied to 'digits' \(8x8 images\).*pass image_size=None"),
+    (
+        "data missing",
+        lambda p: load(str(p / "nope")),
+        FileNotFoundError,
+        r"load: data '.*nope' does not exist; expected 'digits', a folder with one subfolder of images per class",
+    ),
+    (
+        "data other file",
+        lambda p: load(save_image(p / "cat.png", RED)),
+        ValueError,
+        r"load: data '.*cat\.png' is a file that is not a train_<name>\.h5 file; expected 'digits'",
+    ),
+    (
+        "data test h5",
+        lambda p: load(lone_h5(p / "test_a.h5")),
+        ValueError,
+        r"load: data '.*test_a\.h5' is a test file; expected a train_<name>\.h5 file with its test_<name>\.h5 sibling",
+    ),
+    (
+        "data odd h5",
+        lambda p: load(lone_h5(p / "weights.h5")),
+        ValueError,
+        r"load: data '.*weights\.h5' is not named train_<name>\.h5",
+    ),
+    (
+        "data unpaired h5 folder",
+        lambda p: load(lone_h5(p / "train_a.h5").parent),
+        ValueError,
+        r"found 0 subfolder\(s\) \[\]; \.h5 files must come as one train_<name>\.h5 / test_<name>\.h5 pair",
+    ),
+    (
+        "data digits resized",
+        lambda p: load("digits", image_size=16),
+        ValueError,
+        r"load: image_size=16 cannot be applied to 'digits' \(8x8 images\).*pass image_size=None",
+    ),
     # splits
-    ("split type", lambda p: train_test_split((np.zeros((2, 1, 1, 1)), np.zeros(2))), TypeError,
-     r"train_test_split: dataset must be a cnnstep\.app\.data\.Dataset, got \(array"),
-    ("split fraction 0", lambda p: split([5, 5], 0), ValueError,
-     r"train_test_split: test_fraction must be a number strictly between 0 and 1, e\.g\. 0\.2, got 0"),
-    ("split fraction 1", lambda p: split([5, 5], 1.0), ValueError,
-     r"test_fraction must be a number strictly between 0 and 1, e\.g\. 0\.2, got 1\.0"),
-    ("split fraction nan", lambda p: split([5, 5], float("nan")), ValueError,
-     r"test_fraction must be a number strictly between 0 and 1, e\.g\. 0\.2, got nan"),
-    ("split fraction str", lambda p: split([5, 5], "0.2"), TypeError,
-     r"train_test_split: test_fraction must be a number .*got '0\.2' \(str\)"),
-    ("split seed", lambda p: split([5, 5], seed=-1), ValueError,
-     r"train_test_split: seed must be a non-negative integer, got -1"),
-    ("split starves a class", lambda p: split([10, 2], 0.8), ValueError,
-     r"train_test_split: test_fraction=0\.8 would leave class 'c1' \(2 example\(s\)\) with no training example"),
-    ("split starves a singleton", lambda p: split([10, 1], 0.6), ValueError,
-     r"would leave class 'c1' \(1 example\(s\)\) with no training example"),
-    ("split empty test", lambda p: split([1, 1], 0.2), ValueError,
-     r"train_test_split: test_fraction=0\.2 would leave the test set empty"),
+    (
+        "split type",
+        lambda p: train_test_split((np.zeros((2, 1, 1, 1)), np.zeros(2))),
+        TypeError,
+        r"train_test_split: dataset must be a cnnstep\.app\.data\.Dataset, got \(array",
+    ),
+    (
+        "split fraction 0",
+        lambda p: split([5, 5], 0),
+        ValueError,
+        r"train_test_split: test_fraction must be a number strictly between 0 and 1, e\.g\. 0\.2, got 0",
+    ),
+    (
+        "split fraction 1",
+        lambda p: split([5, 5], 1.0),
+        ValueError,
+        r"test_fraction must be a number strictly between 0 and 1, e\.g\. 0\.2, got 1\.0",
+    ),
+    (
+        "split fraction nan",
+        lambda p: split([5, 5], float("nan")),
+        ValueError,
+        r"test_fraction must be a number strictly between 0 and 1, e\.g\. 0\.2, got nan",
+    ),
+    (
+        "split fraction str",
+        lambda p: split([5, 5], "0.2"),
+        TypeError,
+        r"train_test_split: test_fraction must be a number .*got '0\.2' \(str\)",
+    ),
+    (
+        "split seed",
+        lambda p: split([5, 5], seed=-1),
+        ValueError,
+        r"train_test_split: seed must be a non-negative integer, got -1",
+    ),
+    (
+        "split starves a class",
+        lambda p: split([10, 2], 0.8),
+        ValueError,
+        r"train_test_split: test_fraction=0\.8 would leave class 'c1' \(2 example\(s\)\) with no training example",
+    ),
+    (
+        "split starves a singleton",
+        lambda p: split([10, 1], 0.6),
+        ValueError,
+        r"would leave class 'c1' \(1 example\(s\)\) with no training example",
+    ),
+    (
+        "split empty test",
+        lambda p: split([1, 1], 0.2),
+        ValueError,
+        r"train_test_split: test_fraction=0\.2 would leave the test set empty",
+    ),
     # batches: checked on the call, before any batch is asked for
-    ("batches lengths", lambda p: batches(np.zeros((4, 2)), np.zeros(3), 2), ValueError,
-     r"batches: X and y must have the same length .*got X\.shape=\(4, 2\) and y\.shape=\(3,\)"),
-    ("batches size 0", lambda p: batches(np.zeros((4, 2)), np.zeros(4), 0), ValueError,
-     r"batches: batch_size must be a positive integer, got 0"),
-    ("batches size float", lambda p: batches(np.zeros((4, 2)), np.zeros(4), 2.0), TypeError,
-     r"batches: batch_size must be a positive integer, got 2\.0 \(float\)"),
-    ("batches rng", lambda p: batches(np.zeros((4, 2)), np.zeros(4), 2, rng="seed"), TypeError,
-     r"batches: rng must be a numpy\.random\.Generator, a non-negative integer seed or None, got 'seed' \(str\)"),
-    ("batches X", lambda p: batches(np.array(["a", "b"]), np.zeros(2), 1), TypeError,
-     r"batches: X must hold real numbers"),
+    (
+        "batches lengths",
+        lambda p: batches(np.zeros((4, 2)), np.zeros(3), 2),
+        ValueError,
+        r"batches: X and y must have the same length .*got X\.shape=\(4, 2\) and y\.shape=\(3,\)",
+    ),
+    (
+        "batches size 0",
+        lambda p: batches(np.zeros((4, 2)), np.zeros(4), 0),
+        ValueError,
+        r"batches: batch_size must be a positive integer, got 0",
+    ),
+    (
+        "batches size float",
+        lambda p: batches(np.zeros((4, 2)), np.zeros(4), 2.0),
+        TypeError,
+        r"batches: batch_size must be a positive integer, got 2\.0 \(float\)",
+    ),
+    (
+        "batches rng",
+        lambda p: batches(np.zeros((4, 2)), np.zeros(4), 2, rng="seed"),
+        TypeError,
+        r"batches: rng must be a numpy\.random\.Generator, a non-negative integer seed or None, got 'seed' \(str\)",
+    ),
+    (
+        "batches X",
+        lambda p: batches(np.array(["a", "b"]), np.zeros(2), 1),
+        TypeError,
+        r"batches: X must hold real numbers",
+    ),
     # Dataset
-    ("dataset y length", lambda p: dataset(X_shape=(3, 2, 2, 1)), ValueError,
-     r"Dataset: y must have shape \(m,\) = \(3,\) to match X\.shape=\(3, 2, 2, 1\), got shape \(2,\)"),
-    ("dataset labels", lambda p: dataset(y=(0, 2)), ValueError,
-     r"Dataset: labels must lie in 0\.\.1 \(one per class name\), got labels from 0 to 2"),
-    ("dataset X rank", lambda p: dataset(X_shape=(2, 2, 2)), ValueError,
-     r"Dataset: X must be a 4-D array \(m, n_H, n_W, n_C\), got shape \(2, 2, 2\)"),
-    ("dataset classes", lambda p: dataset(classes=("a", "a")), ValueError,
-     r"Dataset: class names must be unique, got \['a'\] more than once"),
+    (
+        "dataset y length",
+        lambda p: dataset(X_shape=(3, 2, 2, 1)),
+        ValueError,
+        r"Dataset: y must have shape \(m,\) = \(3,\) to match X\.shape=\(3, 2, 2, 1\), got shape \(2,\)",
+    ),
+    (
+        "dataset labels",
+        lambda p: dataset(y=(0, 2)),
+        ValueError,
+        r"Dataset: labels must lie in 0\.\.1 \(one per class name\), got labels from 0 to 2",
+    ),
+    (
+        "dataset X rank",
+        lambda p: dataset(X_shape=(2, 2, 2)),
+        ValueError,
+        r"Dataset: X must be a 4-D array \(m, n_H, n_W, n_C\), got shape \(2, 2, 2\)",
+    ),
+    (
+        "dataset classes",
+        lambda p: dataset(classes=("a", "a")),
+        ValueError,
+        r"Dataset: class names must be unique, got \['a'\] more than once",
+    ),
 ]
 
 
-@pytest.mark.parametrize("make, error, pattern", [case[1:] for case in ERROR_CASES],
-                         ids=[case[0] for case in ERROR_CASES])
+@pytest.mark.parametrize(
+    "make, error, pattern", [case[1:] for case in ERROR_CASES], ids=[case[0] for case in ERROR_CASES]
+)
 def test_errors(tmp_path, make, error, pattern):
     with pytest.raises(error, match=pattern) as excinfo:
         make(tmp_path)

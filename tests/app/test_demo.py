@@ -14,10 +14,22 @@ def test_run_prints_the_exercise_and_draws_three_figures(tmp_path):
     for path in paths:
         data = open(path, "rb").read()
         assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 5000
-    for expected in ("x.shape = (4, 3, 3, 2)", "x_pad.shape = (4, 9, 9, 2)", "Z's mean =", "Z.shape = (2, 3, 4, 8)",
-                     "cache_conv[0][1][2][3] =", "dA_mean =", "dW_mean =", "db_mean =",
-                     "mode = max: A.shape = (2, 3, 3, 3)", "mode = average: A.shape = (2, 3, 3, 3)", "mask =",
-                     "distributed value =\n[[0.5, 0.5],\n [0.5, 0.5]]", "dA_prev[1, 1] =", f"wrote {paths[0]}"):
+    for expected in (
+        "x.shape = (4, 3, 3, 2)",
+        "x_pad.shape = (4, 9, 9, 2)",
+        "Z's mean =",
+        "Z.shape = (2, 3, 4, 8)",
+        "cache_conv[0][1][2][3] =",
+        "dA_mean =",
+        "dW_mean =",
+        "db_mean =",
+        "mode = max: A.shape = (2, 3, 3, 3)",
+        "mode = average: A.shape = (2, 3, 3, 3)",
+        "mask =",
+        "distributed value =\n[[0.5, 0.5],\n [0.5, 0.5]]",
+        "dA_prev[1, 1] =",
+        f"wrote {paths[0]}",
+    ):
         assert expected in text, expected
 
 

@@ -21,8 +21,7 @@ def sign_digits():
 
 def test_a_short_training_on_the_sign_digit_photos_learns(sign_digits, tmp_path, capsys):
     out = tmp_path / "signs"
-    code = cli.main(["train", "--data", str(sign_digits), "--image-size", "24", "--epochs", "4",
-                     "--out", str(out)])
+    code = cli.main(["train", "--data", str(sign_digits), "--image-size", "24", "--epochs", "4", "--out", str(out)])
     assert code == 0
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["data"]["examples"] == 2062 and len(metrics["data"]["classes"]) == 10

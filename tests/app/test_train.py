@@ -41,26 +41,39 @@ def quiet_trainer(data, out, **settings):
 
 
 def test_defaults_live_in_one_dict():
-    assert set(train.DEFAULTS) >= {"data", "model", "image_size", "folder_image_size", "epochs", "batch_size",
-                                   "lr", "seed", "test_fraction", "out"}
+    assert set(train.DEFAULTS) >= {
+        "data",
+        "model",
+        "image_size",
+        "folder_image_size",
+        "epochs",
+        "batch_size",
+        "lr",
+        "seed",
+        "test_fraction",
+        "out",
+    }
     trainer = train.Trainer(log=lambda line: None)
     assert trainer.settings() == {key: train.DEFAULTS[key] for key in trainer.settings()}
 
 
-@pytest.mark.parametrize("settings, error, pattern", [
-    ({"epochs": 0}, ValueError, r"Trainer: epochs must be a positive integer, got 0"),
-    ({"epochs": 2.5}, TypeError, r"Trainer: epochs must be a positive integer, got 2.5 \(float\)"),
-    ({"batch_size": -1}, ValueError, r"Trainer: batch_size must be a positive integer"),
-    ({"lr": 0.0}, ValueError, r"Trainer: lr must be a positive, finite number, got 0.0"),
-    ({"lr": float("nan")}, ValueError, r"Trainer: lr must be a positive, finite number"),
-    ({"test_fraction": 1.0}, ValueError, r"Trainer: test_fraction must be a number strictly between 0 and 1"),
-    ({"seed": -3}, ValueError, r"Trainer: seed must be a non-negative integer"),
-    ({"model": "resnet"}, ValueError, r"Trainer: model must be one of \['application', 'default'\]"),
-    ({"image_size": 0}, ValueError, r"Trainer: image_size must be a positive integer"),
-    ({"data": 3}, TypeError, r"Trainer: data must be 'digits' or a path"),
-    ({"out": ""}, TypeError, r"Trainer: out must be a path"),
-    ({"log": "print"}, TypeError, r"Trainer: log must be callable"),
-])
+@pytest.mark.parametrize(
+    "settings, error, pattern",
+    [
+        ({"epochs": 0}, ValueError, r"Trainer: epochs must be a positive integer, got 0"),
+        ({"epochs": 2.5}, TypeError, r"Trainer: epochs must be a positive integer, got 2.5 \(float\)"),
+        ({"batch_size": -1}, ValueError, r"Trainer: batch_size must be a positive integer"),
+        ({"lr": 0.0}, ValueError, r"Trainer: lr must be a positive, finite number, got 0.0"),
+        ({"lr": float("nan")}, ValueError, r"Trainer: lr must be a positive, finite number"),
+        ({"test_fraction": 1.0}, ValueError, r"Trainer: test_fraction must be a number strictly between 0 and 1"),
+        ({"seed": -3}, ValueError, r"Trainer: seed must be a non-negative integer"),
+        ({"model": "resnet"}, ValueError, r"Trainer: model must be one of \['application', 'default'\]"),
+        ({"image_size": 0}, ValueError, r"Trainer: image_size must be a positive integer"),
+        ({"data": 3}, TypeError, r"Trainer: data must be 'digits' or a path"),
+        ({"out": ""}, TypeError, r"Trainer: out must be a path"),
+        ({"log": "print"}, TypeError, r"Trainer: log must be callable"),
+    ],
+)
 def test_settings_are_checked_at_once(settings, error, pattern):
     with pytest.raises(error, match=pattern):
         train.Trainer(**settings)
@@ -224,14 +237,20 @@ def test_evaluate_matches_labels_by_class_name(tmp_path, rng, colour_model):
 def test_evaluate_refuses_classes_the_model_does_not_know(tmp_path, rng, colour_model):
     folder = image_folder(tmp_path / "other", rng, classes=("red", "blue"), per_class=2)
     (folder / "blue").rename(folder / "purple")
-    with pytest.raises(ValueError, match=r"evaluate: the data's classes \['purple'\] are not among the model's "
-                                         r"classes \['blue', 'green', 'red'\]"):
+    with pytest.raises(
+        ValueError,
+        match=r"evaluate: the data's classes \['purple'\] are not among the model's "
+        r"classes \['blue', 'green', 'red'\]",
+    ):
         train.evaluate(colour_model, folder)
 
 
 def test_evaluate_refuses_images_of_another_shape(colour_model):
-    with pytest.raises(ValueError, match=r"evaluate: the model takes images of shape \(8, 8, 3\) .* "
-                                         r"holds images of shape \(8, 8, 1\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"evaluate: the model takes images of shape \(8, 8, 3\) .* "
+        r"holds images of shape \(8, 8, 1\)",
+    ):
         train.evaluate(colour_model, "digits")
 
 
@@ -271,8 +290,7 @@ def test_predict_files_wants_a_list(colour_model):
 def test_check_layers_passes_for_every_layer():
     results = train.check_layers(seed=0)
     names = [name for name, _ in results]
-    for kind in ("Conv2D", "MaxPool2D", "AvgPool2D", "ReLU", "Flatten", "Dense", "softmax cross-entropy",
-                 "Sequential"):
+    for kind in ("Conv2D", "MaxPool2D", "AvgPool2D", "ReLU", "Flatten", "Dense", "softmax cross-entropy", "Sequential"):
         assert any(name.startswith(kind) for name in names), kind
     assert all(result.passed for _, result in results), [(n, str(r)) for n, r in results if not r.passed]
 

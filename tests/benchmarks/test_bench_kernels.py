@@ -7,16 +7,25 @@ import argparse
 import json
 import sys
 
-import bench_kernels as bench
-import harness
 import numpy as np
 import pytest
 
+import bench_kernels as bench
 import cnnstep
+import harness
 
 TINY_CONV = bench.Case("T1", "conv", m=2, n_H_prev=6, n_W_prev=6, n_C_prev=2, f=3, n_C=3, pad=1)
-TINY_POOL = {"name": "T2", "kind": "pool", "m": 2, "n_H_prev": 6, "n_W_prev": 6, "n_C_prev": 2,
-             "f": 2, "stride": 2, "mode": "average"}
+TINY_POOL = {
+    "name": "T2",
+    "kind": "pool",
+    "m": 2,
+    "n_H_prev": 6,
+    "n_W_prev": 6,
+    "n_C_prev": 2,
+    "f": 2,
+    "stride": 2,
+    "mode": "average",
+}
 
 
 def _assert_stats(stats, calls):
@@ -27,8 +36,9 @@ def _assert_stats(stats, calls):
 
 def test_a_quick_run_measures_every_part_against_torch():
     pytest.importorskip("torch")
-    results = bench.run(cases=[TINY_CONV, TINY_POOL], rounds=1, repeat=1, pause=0, quick=True, memory=True,
-                        dtypes=("float32",))
+    results = bench.run(
+        cases=[TINY_CONV, TINY_POOL], rounds=1, repeat=1, pause=0, quick=True, memory=True, dtypes=("float32",)
+    )
     assert set(results) >= {"settings", "conditions", "cases", "rows", "elapsed_s"}
     assert results["settings"]["quick"] is True and results["settings"]["rounds"] == 1
     assert results["conditions"]["numpy"] == np.__version__
@@ -71,8 +81,7 @@ def test_a_quick_run_measures_every_part_against_torch():
 
 def test_without_torch_every_torch_column_says_na(monkeypatch):
     monkeypatch.setitem(sys.modules, "torch", None)  # import torch now raises ImportError
-    results = bench.run(cases=[TINY_CONV], rounds=1, repeat=2, pause=0, memory=True, loops=False,
-                        dtypes=["float64"])
+    results = bench.run(cases=[TINY_CONV], rounds=1, repeat=2, pause=0, memory=True, loops=False, dtypes=["float64"])
     assert results["conditions"]["torch"].startswith("n/a")
     (row,) = results["rows"]
     for entry in row["time"].values():
@@ -99,12 +108,15 @@ def test_contenders_alternate_their_order_every_round():
     assert [len(calls) for calls in times["a"]] == [2, 2, 2]
 
 
-@pytest.mark.parametrize("case", [
-    bench.Case("even-same", "conv", 2, 7, 6, 2, f=4, n_C=3, pad="same"),
-    bench.Case("strided", "conv", 2, 9, 9, 2, f=5, n_C=3, pad=2, stride=2),
-    bench.Case("max", "pool", 2, 6, 6, 3, f=3, stride=1, mode="max"),
-    bench.Case("avg", "pool", 2, 8, 8, 3, f=4, stride=4, mode="average"),
-])
+@pytest.mark.parametrize(
+    "case",
+    [
+        bench.Case("even-same", "conv", 2, 7, 6, 2, f=4, n_C=3, pad="same"),
+        bench.Case("strided", "conv", 2, 9, 9, 2, f=5, n_C=3, pad=2, stride=2),
+        bench.Case("max", "pool", 2, 6, 6, 3, f=3, stride=1, mode="max"),
+        bench.Case("avg", "pool", 2, 8, 8, 3, f=4, stride=4, mode="average"),
+    ],
+)
 def test_both_contenders_compute_the_same_thing(case):
     torch = pytest.importorskip("torch")
     g = case.geometry()
@@ -164,4 +176,8 @@ def test_mistakes_are_clear_errors(capsys):
         bench.Case("X", "pool", 1, 4, 4, 1, f=5)
     assert bench.main(["--cases", "nope", "--no-memory"]) == 2
     err = capsys.readouterr().err
-    assert err.startswith("python benchmarks/bench_kernels.py: error: ") and "unknown case 'nope'" in err and err.count("\n") == 1
+    assert (
+        err.startswith("python benchmarks/bench_kernels.py: error: ")
+        and "unknown case 'nope'" in err
+        and err.count("\n") == 1
+    )

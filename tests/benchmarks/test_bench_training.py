@@ -1,7 +1,8 @@
 """The training-epoch benchmark: it runs both contenders on the same model; no time is asserted."""
 
-import bench_training
 import pytest
+
+import bench_training
 
 
 def test_training_epoch_benchmark_on_a_tiny_model():
@@ -18,7 +19,6 @@ def test_training_epoch_benchmark_on_a_tiny_model():
 def test_the_training_benchmark_gives_torch_the_same_model():
     torch = pytest.importorskip("torch")
     from bench_training import _torch_model
-
     from cnnstep.nn import architectures
 
     for name in ("default", "application"):

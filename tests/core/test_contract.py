@@ -50,9 +50,14 @@ def test_no_input_is_modified_and_outputs_are_new_arrays(rng, impl):
     assert hp == hp_before and pool_hp == {"f": 2, "stride": 2}
 
 
-@pytest.mark.parametrize("a_shape, w_shape", [((1, 5, 5, 2), (2, 2, 2, 3)),      # banded
-                                               ((1, 6, 6, 9), (3, 3, 9, 4)),      # im2col
-                                               ((1, 30, 30, 16), (3, 3, 16, 16))])  # Winograd
+@pytest.mark.parametrize(
+    "a_shape, w_shape",
+    [
+        ((1, 5, 5, 2), (2, 2, 2, 3)),  # banded
+        ((1, 6, 6, 9), (3, 3, 9, 4)),  # im2col
+        ((1, 30, 30, 16), (3, 3, 16, 16)),
+    ],
+)  # Winograd
 def test_read_only_and_non_contiguous_inputs_give_the_same_results(rng, a_shape, w_shape):
     A_prev, W, b = rng.normal(size=a_shape), rng.normal(size=w_shape), rng.normal(size=(1, 1, 1, w_shape[3]))
     hp, pool_hp = {"stride": 1, "pad": 1}, {"f": 3, "stride": 1}
@@ -68,7 +73,7 @@ def test_read_only_and_non_contiguous_inputs_give_the_same_results(rng, a_shape,
     strided = [np.asfortranarray(x) for x in (A_prev, W, b, dZ, dA)]  # same values, other memory order
     for A_x, W_x, b_x, dZ_x, dA_x in (frozen, strided):
         Z2, cache2 = cnnstep.conv_forward(A_x, W_x, b_x, hp)
-        for got, want in zip((Z2, *cnnstep.conv_backward(dZ_x, cache2)), expected):
+        for got, want in zip((Z2, *cnnstep.conv_backward(dZ_x, cache2)), expected, strict=False):
             np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
         A2, pc2 = cnnstep.pool_forward(A_x, pool_hp)
         np.testing.assert_array_equal(A2, expected_pool[0])
@@ -82,8 +87,9 @@ def test_large_finite_data_raises_no_warnings():
     A_prev = np.full((1, 30, 30, 16), 1e300)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        Z, cache = cnnstep.conv_forward(A_prev, np.full((3, 3, 16, 16), 1e-10), np.zeros((1, 1, 1, 16)),
-                                        {"stride": 1, "pad": 1})
+        Z, cache = cnnstep.conv_forward(
+            A_prev, np.full((3, 3, 16, 16), 1e-10), np.zeros((1, 1, 1, 16)), {"stride": 1, "pad": 1}
+        )
     assert np.isfinite(Z).all()
 
 
@@ -102,7 +108,7 @@ def test_caches_hold_the_very_objects_passed_in(rng, impl):
     hp = {"stride": 2, "pad": 0}
     _, cache = impl.conv_forward(A_prev, W, b, hp)
     assert isinstance(cache, tuple) and len(cache) == 4
-    assert all(x is y for x, y in zip(cache, (A_prev, W, b, hp)))
+    assert all(x is y for x, y in zip(cache, (A_prev, W, b, hp), strict=False))
     pool_hp = {"f": 2, "stride": 1}
     _, pool_cache = impl.pool_forward(A_prev, pool_hp)
     assert isinstance(pool_cache, tuple) and len(pool_cache) == 2
@@ -181,7 +187,9 @@ def test_same_padding_puts_the_odd_pixel_at_the_bottom_right(rng):
 @pytest.mark.parametrize("impl", IMPLS)
 def test_output_sizes_use_floor_division(rng, impl):
     A_prev = rng.normal(size=(3, 10, 9, 2))
-    Z, _ = impl.conv_forward(A_prev, rng.normal(size=(3, 2, 2, 4)), np.zeros((1, 1, 1, 4)), {"stride": (3, 2), "pad": (1, 0)})
+    Z, _ = impl.conv_forward(
+        A_prev, rng.normal(size=(3, 2, 2, 4)), np.zeros((1, 1, 1, 4)), {"stride": (3, 2), "pad": (1, 0)}
+    )
     assert Z.shape == (3, (10 + 2 - 3) // 3 + 1, (9 - 2) // 2 + 1, 4)
     A, _ = impl.pool_forward(A_prev, {"f": (3, 2), "stride": (2, 4)})
     assert A.shape == (3, (10 - 3) // 2 + 1, (9 - 2) // 4 + 1, 2)
@@ -221,8 +229,9 @@ def test_mask_marks_every_maximum(impl):
     x = np.array([[2.0, -1.0, 2.0], [0.0, 2.0, 1.0]])
     np.testing.assert_array_equal(impl.create_mask_from_window(x), [[True, False, True], [False, True, False]])
     assert impl.create_mask_from_window(x).dtype == bool
-    np.testing.assert_array_equal(impl.create_mask_from_window(np.array([[np.nan, 1.0], [2.0, np.nan]])),
-                                  [[True, False], [False, True]])
+    np.testing.assert_array_equal(
+        impl.create_mask_from_window(np.array([[np.nan, 1.0], [2.0, np.nan]])), [[True, False], [False, True]]
+    )
 
 
 @pytest.mark.parametrize("impl", IMPLS)
@@ -292,7 +301,7 @@ def test_workspace_limit_chunks_give_identical_results(rng):
     finally:
         cnnstep.set_workspace_limit(previous)
     np.testing.assert_allclose(Z_small, Z, rtol=1e-12)
-    for x, y in zip(grads_small, grads):
+    for x, y in zip(grads_small, grads, strict=False):
         np.testing.assert_allclose(x, y, rtol=1e-12, atol=1e-12)
     with pytest.raises(ValueError, match="set_workspace_limit: nbytes must be a positive integer"):
         cnnstep.set_workspace_limit(0)

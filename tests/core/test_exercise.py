@@ -49,7 +49,8 @@ def test_conv_forward_cell(impl):
     np.testing.assert_allclose(
         Z[3, 2, 1],
         [-1.28912231, 2.27650251, 6.61941931, 0.95527176, 8.25132576, 2.31329639, 13.00689405, 2.34576051],
-        atol=1e-8)
+        atol=1e-8,
+    )
     assert cache_conv[0][1][2][3] == pytest.approx([-1.1191154, 1.9560789, -0.3264995, -1.34267579])
     dA, dW, db = impl.conv_backward(Z, cache_conv)
     assert dA.shape == A_prev.shape and dW.shape == W.shape and db.shape == b.shape
@@ -62,13 +63,25 @@ def test_pool_forward_cell(impl):
     hparameters = {"stride": 1, "f": 3}
     A, cache = impl.pool_forward(A_prev, hparameters, mode="max")
     assert A.shape == (2, 3, 3, 3)
-    np.testing.assert_allclose(A[1, 1], [[1.96710175, 0.84616065, 1.27375593],
-                                         [1.96710175, 0.84616065, 1.23616403],
-                                         [1.62765075, 1.12141771, 1.2245077]], atol=1e-8)
+    np.testing.assert_allclose(
+        A[1, 1],
+        [
+            [1.96710175, 0.84616065, 1.27375593],
+            [1.96710175, 0.84616065, 1.23616403],
+            [1.62765075, 1.12141771, 1.2245077],
+        ],
+        atol=1e-8,
+    )
     A, cache = impl.pool_forward(A_prev, hparameters, mode="average")
-    np.testing.assert_allclose(A[1, 1], [[0.44497696, -0.00261695, -0.31040307],
-                                         [0.50811474, -0.23493734, -0.23961183],
-                                         [0.11872677, 0.17255229, -0.22112197]], atol=1e-8)
+    np.testing.assert_allclose(
+        A[1, 1],
+        [
+            [0.44497696, -0.00261695, -0.31040307],
+            [0.50811474, -0.23493734, -0.23961183],
+            [0.11872677, 0.17255229, -0.22112197],
+        ],
+        atol=1e-8,
+    )
 
 
 @pytest.mark.parametrize("impl", IMPLEMENTATIONS)
@@ -92,5 +105,6 @@ def test_pool_backward_cell(impl):
     dA_prev = impl.pool_backward(dA, cache, mode="max")
     np.testing.assert_allclose(dA_prev[1, 1], [[0.0, 0.0], [5.05844394, -1.68282702], [0.0, 0.0]], atol=1e-8)
     dA_prev = impl.pool_backward(dA, cache, mode="average")
-    np.testing.assert_allclose(dA_prev[1, 1], [[0.08485462, 0.2787552], [1.26461098, -0.25749373],
-                                               [1.17975636, -0.53624893]], atol=1e-8)
+    np.testing.assert_allclose(
+        dA_prev[1, 1], [[0.08485462, 0.2787552], [1.26461098, -0.25749373], [1.17975636, -0.53624893]], atol=1e-8
+    )

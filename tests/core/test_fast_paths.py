@@ -32,19 +32,21 @@ def check_against_reference(rng, a_shape, w_shape, hp, dtype=np.float64, tol=1e-
     assert max_relative_difference(Z, Z_ref) <= tol
     dZ = rng.normal(size=Z.shape).astype(dtype)
     ref_cache = (A_prev.astype(np.float64), W.astype(np.float64), b.astype(np.float64), hp)
-    for fast, slow in zip(cnnstep.conv_backward(dZ, cache), reference.conv_backward(dZ.astype(np.float64), ref_cache)):
+    for fast, slow in zip(
+        cnnstep.conv_backward(dZ, cache), reference.conv_backward(dZ.astype(np.float64), ref_cache), strict=False
+    ):
         assert fast.dtype == dtype
         assert max_relative_difference(fast, slow) <= tol
 
 
 WINOGRAD_CASES = [
-    ((2, 6, 6, 8), (3, 3, 8, 8), {"stride": 1, "pad": 1}),          # even output
-    ((2, 7, 5, 8), (3, 3, 8, 9), {"stride": 1, "pad": 1}),          # odd output sizes
-    ((1, 7, 8, 9), (3, 3, 9, 8), {"stride": 1, "pad": 0}),          # pad 0
+    ((2, 6, 6, 8), (3, 3, 8, 8), {"stride": 1, "pad": 1}),  # even output
+    ((2, 7, 5, 8), (3, 3, 8, 9), {"stride": 1, "pad": 1}),  # odd output sizes
+    ((1, 7, 8, 9), (3, 3, 9, 8), {"stride": 1, "pad": 0}),  # pad 0
     ((2, 5, 6, 8), (3, 3, 8, 8), {"stride": 1, "pad": "same"}),
     ((1, 6, 7, 8), (3, 3, 8, 10), {"stride": 1, "pad": ((2, 0), (1, 2))}),  # asymmetric
-    ((1, 4, 5, 8), (3, 3, 8, 8), {"stride": 1, "pad": 3}),          # pad > 2: input gradient falls back
-    ((3, 3, 3, 8), (3, 3, 8, 8), {"stride": 1, "pad": (0, 2)}),     # a single output row
+    ((1, 4, 5, 8), (3, 3, 8, 8), {"stride": 1, "pad": 3}),  # pad > 2: input gradient falls back
+    ((3, 3, 3, 8), (3, 3, 8, 8), {"stride": 1, "pad": (0, 2)}),  # a single output row
 ]
 
 
@@ -59,14 +61,22 @@ def small_winograd(monkeypatch):
 def test_winograd_selection_thresholds():
     hp = {"stride": 1, "pad": 1}
     picks = {
-        (30, 16, 16): True, (29, 16, 16): False,   # output positions: 30x30 = 900 is the least
-        (32, 15, 64): False, (32, 64, 15): False,  # channels: 16 at least, both sides
+        (30, 16, 16): True,
+        (29, 16, 16): False,  # output positions: 30x30 = 900 is the least
+        (32, 15, 64): False,
+        (32, 64, 15): False,  # channels: 16 at least, both sides
         (32, 16, 16): True,
     }
     for (side, c_prev, c), expected in picks.items():
         g = geometry(np.zeros((1, side, side, c_prev)), np.zeros((3, 3, c_prev, c)), hp)
         assert _winograd.applicable(g) is expected, (side, c_prev, c)
-    forward_picks = {(32, 32, 32): True, (32, 31, 64): False, (32, 64, 31): False, (32, 16, 16): False, (29, 32, 32): False}
+    forward_picks = {
+        (32, 32, 32): True,
+        (32, 31, 64): False,
+        (32, 64, 31): False,
+        (32, 16, 16): False,
+        (29, 32, 32): False,
+    }
     for (side, c_prev, c), expected in forward_picks.items():
         g = geometry(np.zeros((1, side, side, c_prev)), np.zeros((3, 3, c_prev, c)), hp)
         assert _winograd.applicable(g, forward=True) is expected, (side, c_prev, c)
@@ -101,14 +111,23 @@ def test_both_sides_of_the_channel_boundary_agree(rng, small_winograd, channels,
     check_against_reference(rng, (2, 5, 5, c_prev), (3, 3, c_prev, c), hp)
 
 
-@pytest.mark.parametrize("w_shape, hp", [((3, 3, 8, 8), {"stride": 2, "pad": 1}), ((3, 2, 8, 8), {"stride": 1, "pad": 1}),
-                                         ((2, 2, 8, 8), {"stride": 1, "pad": 1}), ((3, 3, 8, 8), {"stride": (1, 2), "pad": 1})])
+@pytest.mark.parametrize(
+    "w_shape, hp",
+    [
+        ((3, 3, 8, 8), {"stride": 2, "pad": 1}),
+        ((3, 2, 8, 8), {"stride": 1, "pad": 1}),
+        ((2, 2, 8, 8), {"stride": 1, "pad": 1}),
+        ((3, 3, 8, 8), {"stride": (1, 2), "pad": 1}),
+    ],
+)
 def test_near_misses_use_im2col_and_agree(rng, small_winograd, w_shape, hp):
     assert not _winograd.applicable(geometry(np.zeros((1, 6, 6, 8)), np.zeros(w_shape), hp))
     check_against_reference(rng, (2, 6, 6, 8), w_shape, hp)
 
 
-@pytest.mark.parametrize("a_shape, w_shape, hp", [WINOGRAD_CASES[1], ((5, 6, 6, 3), (4, 4, 3, 5), {"stride": 2, "pad": "same"})])
+@pytest.mark.parametrize(
+    "a_shape, w_shape, hp", [WINOGRAD_CASES[1], ((5, 6, 6, 3), (4, 4, 3, 5), {"stride": 2, "pad": "same"})]
+)
 def test_chunked_batches_agree(rng, monkeypatch, small_winograd, a_shape, w_shape, hp):
     """One example per chunk, with a last chunk smaller than the others."""
     monkeypatch.setattr(_config, "CACHE_CHUNK_BYTES", 1)
@@ -129,7 +148,9 @@ CONV_KERNEL_CASES = [
 
 @pytest.mark.parametrize("kernel, a_shape, w_shape, hp", CONV_KERNEL_CASES)
 @pytest.mark.parametrize("threads", [1, 2, 3])
-def test_conv_chunks_shared_out_over_threads_agree(rng, monkeypatch, small_winograd, kernel, a_shape, w_shape, hp, threads):
+def test_conv_chunks_shared_out_over_threads_agree(
+    rng, monkeypatch, small_winograd, kernel, a_shape, w_shape, hp, threads
+):
     """One example per chunk, chunks shared out over threads (uneven groups): the loops' numbers."""
     from cnnstep._kernels import band as _band
     from cnnstep._kernels import parallel as _parallel
@@ -191,7 +212,7 @@ def test_no_more_groups_at_once_than_the_workspace_holds():
     try:
         caller = threading.get_ident()
         idents = _parallel.run_groups(lambda group: threading.get_ident(), range(6), size=1 << 30, scratch=50)
-        assert len(idents) == 2 and idents[0] == caller != idents[1]   # 100 // 50: two groups
+        assert len(idents) == 2 and idents[0] == caller != idents[1]  # 100 // 50: two groups
         assert _parallel.run_groups(lambda group: len(group), range(6), size=1 << 30, scratch=101) == [6]
     finally:
         _parallel.set_num_threads(previous_threads)
@@ -236,7 +257,11 @@ def test_numpys_own_openblas_is_the_one_controlled():
     if not numpys:
         pytest.skip("NumPy here does not ship its own OpenBLAS")
     with _blas.single_threaded():
-        inside = [lib["num_threads"] for lib in threadpoolctl.ThreadpoolController().info() if lib["filepath"] == numpys[0]["filepath"]]
+        inside = [
+            lib["num_threads"]
+            for lib in threadpoolctl.ThreadpoolController().info()
+            if lib["filepath"] == numpys[0]["filepath"]
+        ]
     assert inside == [1]
 
 
@@ -246,12 +271,12 @@ def test_winograd_float32_error_is_bounded(rng, small_winograd):
 
 
 POOL_CASES = [
-    ((5, 8, 8, 3), {"f": 2, "stride": 2}),                      # tiled: widened rows
-    ((5, 9, 7, 3), {"f": 2, "stride": 2}),                      # tiled, with uncovered rows and columns
-    ((5, 7, 7, 3), {"f": 3, "stride": 1}),                      # overlapping: separable routing
+    ((5, 8, 8, 3), {"f": 2, "stride": 2}),  # tiled: widened rows
+    ((5, 9, 7, 3), {"f": 2, "stride": 2}),  # tiled, with uncovered rows and columns
+    ((5, 7, 7, 3), {"f": 3, "stride": 1}),  # overlapping: separable routing
     ((5, 8, 9, 2), {"f": (3, 2), "stride": (2, 1)}),
-    ((5, 7, 8, 2), {"f": 3, "stride": 2, "pad": "same"}),       # -inf / real-cells-only frame
-    ((5, 8, 8, 2), {"f": 2, "stride": 3}),                      # gaps between windows
+    ((5, 7, 8, 2), {"f": 3, "stride": 2, "pad": "same"}),  # -inf / real-cells-only frame
+    ((5, 8, 8, 2), {"f": 2, "stride": 3}),  # gaps between windows
 ]
 
 
@@ -328,17 +353,16 @@ def test_an_error_in_one_part_reaches_the_caller():
 
 
 NAN_CASES = [
-    ((2, 8, 8, 8), (3, 3, 8, 8), {"stride": 1, "pad": 1}),         # Winograd
-    ((2, 9, 10, 3), (4, 4, 3, 8), {"stride": 1, "pad": "same"}),   # banded
-    ((2, 9, 10, 3), (3, 3, 3, 16), {"stride": 1, "pad": 0}),       # banded, trailing columns
+    ((2, 8, 8, 8), (3, 3, 8, 8), {"stride": 1, "pad": 1}),  # Winograd
+    ((2, 9, 10, 3), (4, 4, 3, 8), {"stride": 1, "pad": "same"}),  # banded
+    ((2, 9, 10, 3), (3, 3, 3, 16), {"stride": 1, "pad": 0}),  # banded, trailing columns
 ]
 
 
 @pytest.mark.parametrize("a_shape, w_shape, hp", NAN_CASES)
 @pytest.mark.parametrize("bad", [np.nan, np.inf])
 @pytest.mark.parametrize("where", [(1, 0, 0, 0), (0, 3, 4, 1), (1, -1, -1, 2)])
-def test_fast_paths_put_nan_and_inf_exactly_where_the_loops_do(rng, small_winograd, a_shape, w_shape, hp, bad,
-                                                               where):
+def test_fast_paths_put_nan_and_inf_exactly_where_the_loops_do(rng, small_winograd, a_shape, w_shape, hp, bad, where):
     """Transforms and banded zeros must not carry a NaN to outputs whose windows never held it."""
     A_prev, W = rng.normal(size=a_shape), rng.normal(size=w_shape)
     b = rng.normal(size=(1, 1, 1, w_shape[3]))
@@ -349,15 +373,18 @@ def test_fast_paths_put_nan_and_inf_exactly_where_the_loops_do(rng, small_winogr
     np.testing.assert_array_equal(np.isinf(Z), np.isinf(Z_ref))
     dZ = rng.normal(size=Z.shape)
     dZ[0, 1, 1, 0] = bad
-    for fast, slow in zip(cnnstep.conv_backward(dZ, cache), reference.conv_backward(dZ, cache)):
+    for fast, slow in zip(cnnstep.conv_backward(dZ, cache), reference.conv_backward(dZ, cache), strict=False):
         np.testing.assert_array_equal(np.isnan(fast), np.isnan(slow))
         finite = np.isfinite(slow)
         np.testing.assert_allclose(fast[finite], slow[finite], rtol=1e-9, atol=1e-9)
 
 
-@pytest.mark.parametrize("a_shape, w_shape, hp", [WINOGRAD_CASES[0], NAN_CASES[1], ((2, 7, 7, 4), (3, 3, 4, 5), {"stride": 2, "pad": 1})])
-def test_backward_without_the_input_gradient_gives_the_same_parameter_gradients(rng, small_winograd, a_shape,
-                                                                                 w_shape, hp):
+@pytest.mark.parametrize(
+    "a_shape, w_shape, hp", [WINOGRAD_CASES[0], NAN_CASES[1], ((2, 7, 7, 4), (3, 3, 4, 5), {"stride": 2, "pad": 1})]
+)
+def test_backward_without_the_input_gradient_gives_the_same_parameter_gradients(
+    rng, small_winograd, a_shape, w_shape, hp
+):
     from cnnstep.conv import backward_parts
 
     A_prev, W, b = rng.normal(size=a_shape), rng.normal(size=w_shape), rng.normal(size=(1, 1, 1, w_shape[3]))
@@ -381,7 +408,7 @@ def test_training_backward_fills_the_same_gradients_as_the_full_backward(rng):
     full = [grad.copy() for _, _, grad in model.params_and_grads()]
     model.forward(X)
     assert model.backward(dlogits, input_gradient=False) is None
-    for (key, _, grad), expected in zip(model.params_and_grads(), full):
+    for (key, _, grad), expected in zip(model.params_and_grads(), full, strict=False):
         np.testing.assert_allclose(grad, expected, rtol=1e-12, atol=1e-12, err_msg=key)
 
 
@@ -393,13 +420,16 @@ def test_winograd_chunks_of_several_examples_agree(rng, monkeypatch, small_winog
     check_against_reference(rng, (7,) + a_shape[1:], w_shape, hp)
 
 
-@pytest.mark.parametrize("w_shape, hp, expected", [
-    ((4, 4, 4, 8), {"stride": 1, "pad": "same"}, True),     # f_w * C = 16: banded
-    ((3, 3, 6, 8), {"stride": 1, "pad": 1}, False),         # 18: im2col
-    ((3, 2, 8, 8), {"stride": (1, 2), "pad": 0}, True),     # s_w <= f_w
-    ((3, 2, 3, 8), {"stride": (1, 3), "pad": 0}, False),    # gaps between windows: im2col
-    ((3, 3, 3, 65), {"stride": 1, "pad": 1}, False),        # many filters: im2col
-])
+@pytest.mark.parametrize(
+    "w_shape, hp, expected",
+    [
+        ((4, 4, 4, 8), {"stride": 1, "pad": "same"}, True),  # f_w * C = 16: banded
+        ((3, 3, 6, 8), {"stride": 1, "pad": 1}, False),  # 18: im2col
+        ((3, 2, 8, 8), {"stride": (1, 2), "pad": 0}, True),  # s_w <= f_w
+        ((3, 2, 3, 8), {"stride": (1, 3), "pad": 0}, False),  # gaps between windows: im2col
+        ((3, 3, 3, 65), {"stride": 1, "pad": 1}, False),  # many filters: im2col
+    ],
+)
 def test_both_sides_of_the_band_boundary_agree(rng, w_shape, hp, expected):
     from cnnstep._kernels import band as _band
 

@@ -8,11 +8,11 @@ from cnnstep import reference
 from cnnstep.gradcheck import check_gradients, numerical_gradient, relative_error
 
 CONV_CASES = [
-    ((2, 5, 5, 3), (3, 3, 3, 4), {"stride": 1, "pad": 0}),             # pad 0
-    ((2, 7, 6, 2), (3, 3, 2, 3), {"stride": 2, "pad": 1}),             # stride > 1
-    ((1, 7, 7, 2), (2, 2, 2, 2), {"stride": 3, "pad": 0}),             # stride > f: gaps
-    ((2, 6, 5, 2), (4, 4, 2, 3), {"stride": 1, "pad": "same"}),        # even kernel, 'same'
-    ((2, 7, 6, 2), (4, 2, 2, 2), {"stride": (2, 1), "pad": "same"}),   # rectangular, odd extra pixel
+    ((2, 5, 5, 3), (3, 3, 3, 4), {"stride": 1, "pad": 0}),  # pad 0
+    ((2, 7, 6, 2), (3, 3, 2, 3), {"stride": 2, "pad": 1}),  # stride > 1
+    ((1, 7, 7, 2), (2, 2, 2, 2), {"stride": 3, "pad": 0}),  # stride > f: gaps
+    ((2, 6, 5, 2), (4, 4, 2, 3), {"stride": 1, "pad": "same"}),  # even kernel, 'same'
+    ((2, 7, 6, 2), (4, 2, 2, 2), {"stride": (2, 1), "pad": "same"}),  # rectangular, odd extra pixel
     ((1, 5, 6, 2), (2, 3, 2, 2), {"stride": 2, "pad": ((2, 0), (1, 3))}),  # asymmetric
 ]
 
@@ -25,17 +25,21 @@ def test_conv_backward_matches_finite_differences(rng, impl, a_shape, w_shape, h
     Z, cache = impl.conv_forward(A_prev, W, b, hp)
     dZ = rng.normal(size=Z.shape)
     dA, dW, db = impl.conv_backward(dZ, cache)
-    result = check_gradients(lambda A_prev, W, b: impl.conv_forward(A_prev, W, b, hp),
-                             {"A_prev": A_prev, "W": W, "b": b}, {"A_prev": dA, "W": dW, "b": db}, dZ)
+    result = check_gradients(
+        lambda A_prev, W, b: impl.conv_forward(A_prev, W, b, hp),
+        {"A_prev": A_prev, "W": W, "b": b},
+        {"A_prev": dA, "W": dW, "b": db},
+        dZ,
+    )
     assert result.passed, str(result)
 
 
 POOL_CASES = [
-    ((2, 4, 4, 2), {"f": 2, "stride": 2}),                     # tiled
-    ((2, 5, 5, 2), {"f": 3, "stride": 1}),                     # overlapping
-    ((2, 6, 7, 2), {"f": (3, 2), "stride": (2, 1)}),           # overlapping, rectangular
-    ((1, 7, 7, 2), {"f": 2, "stride": 3}),                     # gaps
-    ((2, 5, 6, 2), {"f": 3, "stride": 2, "pad": "same"}),      # padded
+    ((2, 4, 4, 2), {"f": 2, "stride": 2}),  # tiled
+    ((2, 5, 5, 2), {"f": 3, "stride": 1}),  # overlapping
+    ((2, 6, 7, 2), {"f": (3, 2), "stride": (2, 1)}),  # overlapping, rectangular
+    ((1, 7, 7, 2), {"f": 2, "stride": 3}),  # gaps
+    ((2, 5, 6, 2), {"f": 3, "stride": 2, "pad": "same"}),  # padded
     ((1, 5, 5, 2), {"f": 3, "stride": 1, "pad": ((2, 0), (0, 1))}),
 ]
 
@@ -49,8 +53,9 @@ def test_pool_backward_matches_finite_differences(rng, impl, shape, hp, mode):
     dA = rng.normal(size=A.shape)
     for ties in ("all", "first"):  # identical without ties
         dA_prev = impl.pool_backward(dA, cache, mode=mode, ties=ties)
-        result = check_gradients(lambda A_prev: impl.pool_forward(A_prev, hp, mode=mode),
-                                 {"A_prev": A_prev}, {"A_prev": dA_prev}, dA)
+        result = check_gradients(
+            lambda A_prev: impl.pool_forward(A_prev, hp, mode=mode), {"A_prev": A_prev}, {"A_prev": dA_prev}, dA
+        )
         assert result.passed, str(result)
 
 
@@ -63,11 +68,11 @@ def _conv_backward_ignoring_stride(dZ, cache):
     f = W.shape[0]
     for h in range(dZ.shape[1]):
         for w in range(dZ.shape[2]):
-            window = A_pad[:, h:h + f, w:w + f, :]
-            dA_pad[:, h:h + f, w:w + f, :] += np.einsum("mk,ijck->mijc", dZ[:, h, w, :], W)
+            window = A_pad[:, h : h + f, w : w + f, :]
+            dA_pad[:, h : h + f, w : w + f, :] += np.einsum("mk,ijck->mijc", dZ[:, h, w, :], W)
             dW += np.einsum("mijc,mk->ijck", window, dZ[:, h, w, :])
     del stride
-    return dA_pad[:, pad:pad + A_prev.shape[1], pad:pad + A_prev.shape[2], :], dW, db
+    return dA_pad[:, pad : pad + A_prev.shape[1], pad : pad + A_prev.shape[2], :], dW, db
 
 
 def test_checker_catches_a_backward_that_ignores_stride(rng):
@@ -76,8 +81,12 @@ def test_checker_catches_a_backward_that_ignores_stride(rng):
     Z, cache = cnnstep.conv_forward(A_prev, W, b, hp)
     dZ = rng.normal(size=Z.shape)
     dA, dW, db = _conv_backward_ignoring_stride(dZ, cache)
-    result = check_gradients(lambda A_prev, W, b: cnnstep.conv_forward(A_prev, W, b, hp),
-                             {"A_prev": A_prev, "W": W, "b": b}, {"A_prev": dA, "W": dW, "b": db}, dZ)
+    result = check_gradients(
+        lambda A_prev, W, b: cnnstep.conv_forward(A_prev, W, b, hp),
+        {"A_prev": A_prev, "W": W, "b": b},
+        {"A_prev": dA, "W": dW, "b": db},
+        dZ,
+    )
     assert not result.passed
     assert result.errors["A_prev"] > 1e-2 and result.errors["W"] > 1e-2
     assert result.errors["b"] < 1e-7  # the bias gradient does not depend on the stride
@@ -86,8 +95,12 @@ def test_checker_catches_a_backward_that_ignores_stride(rng):
     Z1, cache1 = cnnstep.conv_forward(A_prev, W, b, hp1)
     dZ1 = rng.normal(size=Z1.shape)
     dA1, dW1, db1 = _conv_backward_ignoring_stride(dZ1, cache1)
-    ok = check_gradients(lambda A_prev, W, b: cnnstep.conv_forward(A_prev, W, b, hp1),
-                         {"A_prev": A_prev, "W": W, "b": b}, {"A_prev": dA1, "W": dW1, "b": db1}, dZ1)
+    ok = check_gradients(
+        lambda A_prev, W, b: cnnstep.conv_forward(A_prev, W, b, hp1),
+        {"A_prev": A_prev, "W": W, "b": b},
+        {"A_prev": dA1, "W": dW1, "b": db1},
+        dZ1,
+    )
     assert ok.passed, str(ok)
 
 
@@ -104,8 +117,8 @@ def test_checker_catches_max_pool_gradient_sent_to_the_wrong_cell(rng):
 def test_numerical_gradient_of_a_known_function(rng):
     x = rng.normal(size=(3, 4))
     dout = rng.normal(size=(3, 4))
-    grad = numerical_gradient(lambda x: x ** 3, {"x": x}, "x", dout)
-    np.testing.assert_allclose(grad, 3 * x ** 2 * dout, rtol=1e-6, atol=1e-8)
+    grad = numerical_gradient(lambda x: x**3, {"x": x}, "x", dout)
+    np.testing.assert_allclose(grad, 3 * x**2 * dout, rtol=1e-6, atol=1e-8)
 
 
 def test_numerical_gradient_leaves_inputs_untouched(rng):

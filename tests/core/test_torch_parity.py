@@ -26,7 +26,7 @@ def test_conv_matches_torch_forward_and_autograd(config, seed):
     dZ = np.random.default_rng(seed).normal(size=Z.shape).astype(Z.dtype)
     ours = (Z, *cnnstep.conv_backward(dZ, cache))
     theirs = torch_adapter.conv(A_prev, W, b, hp, dZ)
-    for mine, peer in zip(ours, theirs):
+    for mine, peer in zip(ours, theirs, strict=False):
         assert mine.dtype == peer.dtype
         assert max_relative_difference(mine, peer) <= TOL[mine.dtype]
 

@@ -45,11 +45,11 @@ def gradcheck_layer(layer, x, rng):
 # --------------------------------------------------------------------------- gradients
 
 CONV_CASES = [
-    dict(filters=3, kernel_size=3),                                        # 'same', stride 1
+    dict(filters=3, kernel_size=3),  # 'same', stride 1
     dict(filters=2, kernel_size=(3, 2), stride=2, pad="valid"),
-    dict(filters=3, kernel_size=4, stride=2, pad="same"),                  # even kernel, odd extra pixel
-    dict(filters=2, kernel_size=2, stride=(1, 2), pad=((1, 0), (2, 1))),   # asymmetric
-    dict(filters=2, kernel_size=3, pad=0),                                 # pad 0
+    dict(filters=3, kernel_size=4, stride=2, pad="same"),  # even kernel, odd extra pixel
+    dict(filters=2, kernel_size=2, stride=(1, 2), pad=((1, 0), (2, 1))),  # asymmetric
+    dict(filters=2, kernel_size=3, pad=0),  # pad 0
 ]
 
 
@@ -63,19 +63,22 @@ def test_conv2d_gradients(rng, kwargs):
 
 
 POOL_CASES = [
-    dict(f=2),                                  # tiled
-    dict(f=3, stride=1),                        # overlapping
-    dict(f=3, stride=2, pad="same"),            # padded
+    dict(f=2),  # tiled
+    dict(f=3, stride=1),  # overlapping
+    dict(f=3, stride=2, pad="same"),  # padded
     dict(f=(3, 2), stride=(2, 1), pad="valid"),
 ]
 
 
 @pytest.mark.parametrize("kwargs", POOL_CASES, ids=lambda k: str(k))
-@pytest.mark.parametrize("make", [
-    pytest.param(lambda **k: nn.MaxPool2D(**k), id="max"),
-    pytest.param(lambda **k: nn.MaxPool2D(**k, ties="first"), id="max-first"),
-    pytest.param(lambda **k: nn.AvgPool2D(**k), id="average"),
-])
+@pytest.mark.parametrize(
+    "make",
+    [
+        pytest.param(lambda **k: nn.MaxPool2D(**k), id="max"),
+        pytest.param(lambda **k: nn.MaxPool2D(**k, ties="first"), id="max-first"),
+        pytest.param(lambda **k: nn.AvgPool2D(**k), id="average"),
+    ],
+)
 def test_pool_gradients(rng, make, kwargs):
     layer = built(make(**kwargs), (6, 5, 2), rng)
     result = gradcheck_layer(layer, distinct(rng, (2, 6, 5, 2)), rng)
@@ -137,12 +140,15 @@ def spy(monkeypatch, name, calls):
     monkeypatch.setattr(cnnstep, name, wrapper)
 
 
-@pytest.mark.parametrize("layer, shape, expected", [
-    (nn.Conv2D(2, 3), (4, 4, 1), ["conv_forward", "conv_backward"]),
-    (nn.Dense(2), (5,), ["conv_forward", "conv_backward"]),
-    (nn.MaxPool2D(2), (4, 4, 1), ["pool_forward", "pool_backward"]),
-    (nn.AvgPool2D(2), (4, 4, 1), ["pool_forward", "pool_backward"]),
-])
+@pytest.mark.parametrize(
+    "layer, shape, expected",
+    [
+        (nn.Conv2D(2, 3), (4, 4, 1), ["conv_forward", "conv_backward"]),
+        (nn.Dense(2), (5,), ["conv_forward", "conv_backward"]),
+        (nn.MaxPool2D(2), (4, 4, 1), ["pool_forward", "pool_backward"]),
+        (nn.AvgPool2D(2), (4, 4, 1), ["pool_forward", "pool_backward"]),
+    ],
+)
 def test_layers_compute_with_the_blocks(monkeypatch, rng, layer, shape, expected):
     calls = []
     for name in ("conv_forward", "conv_backward", "pool_forward", "pool_backward"):
@@ -160,8 +166,11 @@ def test_pool_layers_pass_their_mode_and_tie_rule(monkeypatch, rng):
         built(layer, (4, 4, 1), rng)
         out = layer.forward(rng.normal(size=(1, 4, 4, 1)))
         layer.backward(np.ones_like(out))
-    assert [kw for _, kw in calls] == [{"mode": "max", "ties": "all"}, {"mode": "max", "ties": "first"},
-                                       {"mode": "average", "ties": "all"}]
+    assert [kw for _, kw in calls] == [
+        {"mode": "max", "ties": "all"},
+        {"mode": "max", "ties": "first"},
+        {"mode": "average", "ties": "all"},
+    ]
 
 
 def test_max_pool_tie_rules(rng):
@@ -178,8 +187,14 @@ def test_max_pool_tie_rules(rng):
 
 
 @settings(max_examples=25)
-@given(n_H=st.integers(1, 9), n_W=st.integers(1, 9), f=st.integers(1, 4), s=st.integers(1, 3),
-       pad=st.sampled_from(["same", "valid", 0, 1, (1, 0)]), pool=st.booleans())
+@given(
+    n_H=st.integers(1, 9),
+    n_W=st.integers(1, 9),
+    f=st.integers(1, 4),
+    s=st.integers(1, 3),
+    pad=st.sampled_from(["same", "valid", 0, 1, (1, 0)]),
+    pool=st.booleans(),
+)
 def test_output_shape_is_what_forward_returns(n_H, n_W, f, s, pad, pool):
     rng = np.random.default_rng(7)
     if pool:
@@ -195,10 +210,17 @@ def test_output_shape_is_what_forward_returns(n_H, n_W, f, s, pad, pool):
     assert layer.forward(np.zeros((2, n_H, n_W, 3), np.float32)).shape == (2,) + shape
 
 
-@pytest.mark.parametrize("layer, shape", [
-    (nn.Conv2D(3, 2), (4, 4, 2)), (nn.MaxPool2D(2), (4, 4, 2)), (nn.AvgPool2D(2), (4, 4, 2)),
-    (nn.ReLU(), (4, 4, 2)), (nn.Flatten(), (4, 4, 2)), (nn.Dense(3), (6,)),
-])
+@pytest.mark.parametrize(
+    "layer, shape",
+    [
+        (nn.Conv2D(3, 2), (4, 4, 2)),
+        (nn.MaxPool2D(2), (4, 4, 2)),
+        (nn.AvgPool2D(2), (4, 4, 2)),
+        (nn.ReLU(), (4, 4, 2)),
+        (nn.Flatten(), (4, 4, 2)),
+        (nn.Dense(3), (6,)),
+    ],
+)
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_layers_keep_the_dtype_and_never_modify_x_or_dout(rng, layer, shape, dtype):
     layer.build(shape, rng, dtype)
@@ -277,11 +299,20 @@ def test_the_same_seed_gives_the_same_weights():
 # --------------------------------------------------------------------------- configs
 
 
-@pytest.mark.parametrize("layer", [
-    nn.Conv2D(8, (4, 2), stride=(1, 2), pad=((1, 0), (0, 1)), init="glorot"), nn.Conv2D(8, 3, pad="valid"),
-    nn.MaxPool2D(3, stride=2, pad="same", ties="first"), nn.AvgPool2D(2), nn.ReLU(), nn.Flatten(),
-    nn.Dense(10, init="glorot"), nn.Dense(10),
-], ids=repr)
+@pytest.mark.parametrize(
+    "layer",
+    [
+        nn.Conv2D(8, (4, 2), stride=(1, 2), pad=((1, 0), (0, 1)), init="glorot"),
+        nn.Conv2D(8, 3, pad="valid"),
+        nn.MaxPool2D(3, stride=2, pad="same", ties="first"),
+        nn.AvgPool2D(2),
+        nn.ReLU(),
+        nn.Flatten(),
+        nn.Dense(10, init="glorot"),
+        nn.Dense(10),
+    ],
+    ids=repr,
+)
 def test_config_rebuilds_the_layer_through_json(layer):
     config = layer.config()
     assert json.loads(json.dumps(config)) == config
@@ -333,14 +364,19 @@ def test_bad_build_arguments_are_refused(rng):
         nn.Conv2D(2, 3).build((4, 4), rng, np.float32)
     with pytest.raises(ValueError, match=r"Conv2D: window larger than the padded input"):
         nn.Conv2D(2, 5, pad="valid").build((3, 3, 1), rng, np.float32)
-    with pytest.raises(ValueError, match=r"Dense: the input must be flat, shape \(n,\), got \(2, 2, 3\): "
-                                         r"put a Flatten\(\) before Dense"):
+    with pytest.raises(
+        ValueError,
+        match=r"Dense: the input must be flat, shape \(n,\), got \(2, 2, 3\): "
+        r"put a Flatten\(\) before Dense",
+    ):
         nn.Dense(2).build((2, 2, 3), rng, np.float32)
     with pytest.raises(ValueError, match=r"ReLU.build: dtype must be float32 or float64, got float16"):
         nn.ReLU().build((3,), rng, np.float16)
     with pytest.raises(TypeError, match=r"ReLU.build: rng must be a numpy.random.Generator or an int seed"):
         nn.ReLU().build((3,), "seed", np.float32)
-    with pytest.raises(ValueError, match=r"Flatten.build: input_shape must be a tuple of positive integers, got \(0, 3\)"):
+    with pytest.raises(
+        ValueError, match=r"Flatten.build: input_shape must be a tuple of positive integers, got \(0, 3\)"
+    ):
         nn.Flatten().build((0, 3), rng, np.float32)
 
 
@@ -350,7 +386,9 @@ def test_forward_and_backward_out_of_order_or_of_the_wrong_shape(rng):
     layer = built(nn.Conv2D(2, 3), (4, 4, 1), rng)
     with pytest.raises(RuntimeError, match=r"Conv2D.backward: no forward pass to differentiate"):
         layer.backward(np.zeros((1, 4, 4, 2)))
-    with pytest.raises(ValueError, match=r"Conv2D.forward: x must have shape \(m, 4, 4, 1\) .*got shape \(1, 4, 4, 3\)"):
+    with pytest.raises(
+        ValueError, match=r"Conv2D.forward: x must have shape \(m, 4, 4, 1\) .*got shape \(1, 4, 4, 3\)"
+    ):
         layer.forward(np.zeros((1, 4, 4, 3)))
     with pytest.raises(ValueError, match=r"Conv2D.forward: x must have shape \(m, 4, 4, 1\) .*got shape \(4, 4, 1\)"):
         layer.forward(np.zeros((4, 4, 1)))
@@ -360,7 +398,9 @@ def test_forward_and_backward_out_of_order_or_of_the_wrong_shape(rng):
     with pytest.raises(RuntimeError, match=r"call forward\(x, training=True\) first"):
         layer.backward(np.zeros((1, 4, 4, 2)))
     layer.forward(np.zeros((1, 4, 4, 1)))
-    with pytest.raises(ValueError, match=r"Conv2D.backward: dout must have shape \(1, 4, 4, 2\) .*got shape \(1, 4, 4, 1\)"):
+    with pytest.raises(
+        ValueError, match=r"Conv2D.backward: dout must have shape \(1, 4, 4, 2\) .*got shape \(1, 4, 4, 1\)"
+    ):
         layer.backward(np.zeros((1, 4, 4, 1)))
     relu = built(nn.ReLU(), (3,), rng)
     relu.forward(np.zeros((2, 3)))

@@ -44,8 +44,9 @@ def test_cross_entropy_is_finite_for_huge_logits():
 def test_cross_entropy_gradient_matches_finite_differences(rng):
     z, y = rng.normal(size=(5, 4)), rng.integers(0, 4, size=5)
     _, dz = nn.softmax_cross_entropy(z, y)
-    result = check_gradients(lambda logits: np.array(nn.softmax_cross_entropy(logits, y)[0]),
-                             {"logits": z}, {"logits": dz}, np.array(1.0))
+    result = check_gradients(
+        lambda logits: np.array(nn.softmax_cross_entropy(logits, y)[0]), {"logits": z}, {"logits": dz}, np.array(1.0)
+    )
     assert result.passed, str(result)
 
 
@@ -63,17 +64,30 @@ SCE = r"softmax_cross_entropy: "
 Z = np.zeros((2, 3))
 
 
-@pytest.mark.parametrize("logits, y, error, message", [
-    (np.zeros(3), np.array([0]), ValueError, SCE + r"logits must be a 2-D array \(m, k\), got shape \(3,\)"),
-    (np.zeros((0, 3)), np.zeros(0, int), ValueError, SCE + r"logits must hold at least one example"),
-    (Z, np.array([0, 3]), ValueError, SCE + r"y must hold class indices 0\.\.2 \(3 classes\), got \[3\]"),
-    (Z, np.array([-1, 0]), ValueError, SCE + r"y must hold class indices 0\.\.2 \(3 classes\), got \[-1\]"),
-    (Z, np.array([0.0, 1.0]), TypeError, SCE + r"y must hold integer class indices 0\.\.2, got dtype float64"),
-    (Z, np.array([0, 1, 2]), ValueError, SCE + r"y must have shape \(2,\), one label per example, got shape \(3,\)"),
-    (Z, np.eye(3)[[0, 1]].astype(int), ValueError, r"got shape \(2, 3\) -- one-hot labels\? pass y.argmax\(axis=1\)"),
-    (Z, np.array([[0, 1]]), ValueError, SCE + r"y must have shape \(2,\).*got shape \(1, 2\) -- pass y.ravel\(\)"),
-    (Z.astype(complex), np.array([0, 1]), TypeError, SCE + r"logits must hold real numbers"),
-])
+@pytest.mark.parametrize(
+    "logits, y, error, message",
+    [
+        (np.zeros(3), np.array([0]), ValueError, SCE + r"logits must be a 2-D array \(m, k\), got shape \(3,\)"),
+        (np.zeros((0, 3)), np.zeros(0, int), ValueError, SCE + r"logits must hold at least one example"),
+        (Z, np.array([0, 3]), ValueError, SCE + r"y must hold class indices 0\.\.2 \(3 classes\), got \[3\]"),
+        (Z, np.array([-1, 0]), ValueError, SCE + r"y must hold class indices 0\.\.2 \(3 classes\), got \[-1\]"),
+        (Z, np.array([0.0, 1.0]), TypeError, SCE + r"y must hold integer class indices 0\.\.2, got dtype float64"),
+        (
+            Z,
+            np.array([0, 1, 2]),
+            ValueError,
+            SCE + r"y must have shape \(2,\), one label per example, got shape \(3,\)",
+        ),
+        (
+            Z,
+            np.eye(3)[[0, 1]].astype(int),
+            ValueError,
+            r"got shape \(2, 3\) -- one-hot labels\? pass y.argmax\(axis=1\)",
+        ),
+        (Z, np.array([[0, 1]]), ValueError, SCE + r"y must have shape \(2,\).*got shape \(1, 2\) -- pass y.ravel\(\)"),
+        (Z.astype(complex), np.array([0, 1]), TypeError, SCE + r"logits must hold real numbers"),
+    ],
+)
 def test_cross_entropy_refuses_bad_input(logits, y, error, message):
     with pytest.raises(error, match=message):
         nn.softmax_cross_entropy(logits, y)

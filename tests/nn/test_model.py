@@ -22,8 +22,16 @@ def sixteen_samples(rng):
 
 
 def test_whole_model_gradients_match_finite_differences(rng):
-    layers = [nn.Conv2D(3, 3), nn.ReLU(), nn.MaxPool2D(2), nn.Conv2D(4, 2, pad="valid"), nn.ReLU(),
-              nn.AvgPool2D(2, stride=1), nn.Flatten(), nn.Dense(3)]
+    layers = [
+        nn.Conv2D(3, 3),
+        nn.ReLU(),
+        nn.MaxPool2D(2),
+        nn.Conv2D(4, 2, pad="valid"),
+        nn.ReLU(),
+        nn.AvgPool2D(2, stride=1),
+        nn.Flatten(),
+        nn.Dense(3),
+    ]
     model = nn.Sequential(layers, (6, 6, 2), seed=3, dtype=np.float64)
     for layer in model.layers:  # non-zero biases, so that no ReLU sits at its kink
         if "b" in layer.params:
@@ -103,9 +111,15 @@ def test_fit_leaves_x_and_y_alone(rng):
 def test_callbacks_see_every_batch_and_epoch(rng):
     X, y = sixteen_samples(rng)
     batches, epochs = [], []
-    history = small_model().fit(X, y, epochs=2, batch_size=6, validation_data=(X, y),
-                                on_batch_end=lambda i, n, loss: batches.append((i, n, loss)),
-                                on_epoch_end=lambda epoch, logs: epochs.append((epoch, dict(logs))))
+    history = small_model().fit(
+        X,
+        y,
+        epochs=2,
+        batch_size=6,
+        validation_data=(X, y),
+        on_batch_end=lambda i, n, loss: batches.append((i, n, loss)),
+        on_epoch_end=lambda epoch, logs: epochs.append((epoch, dict(logs))),
+    )
     assert [(i, n) for i, n, _ in batches] == [(0, 3), (1, 3), (2, 3)] * 2
     assert all(isinstance(loss, float) for _, _, loss in batches)
     assert [e for e, _ in epochs] == [0, 1]
@@ -120,8 +134,11 @@ def test_a_nan_loss_raises_training_diverged_naming_the_epoch(rng):
         if epoch == 0:
             model.layers[0].params["W"][...] = np.nan
 
-    with pytest.raises(nn.TrainingDiverged, match=r"the training loss became nan in epoch 2/5, batch 1/4: "
-                                                  r"lower the learning rate \(now 0\.001\)") as info:
+    with pytest.raises(
+        nn.TrainingDiverged,
+        match=r"the training loss became nan in epoch 2/5, batch 1/4: "
+        r"lower the learning rate \(now 0\.001\)",
+    ) as info:
         model.fit(X, y, epochs=5, batch_size=4, on_epoch_end=spoil)
     assert (info.value.epoch, info.value.batch) == (2, 1)
     assert isinstance(info.value, ValueError)
@@ -129,7 +146,10 @@ def test_a_nan_loss_raises_training_diverged_naming_the_epoch(rng):
 
 def test_a_huge_learning_rate_diverges(rng):
     X, y = sixteen_samples(rng)
-    with np.errstate(all="ignore"), pytest.raises(nn.TrainingDiverged, match=r"in epoch \d+/10.*lower the learning rate"):
+    with (
+        np.errstate(all="ignore"),
+        pytest.raises(nn.TrainingDiverged, match=r"in epoch \d+/10.*lower the learning rate"),
+    ):
         small_model().fit(X, y, epochs=10, batch_size=4, optimizer=nn.SGD(lr=1e30))
 
 
@@ -190,14 +210,28 @@ def test_classes_default_to_indices_and_can_be_named():
 def test_application_is_the_exercise_model():
     model = nn.application((64, 64, 3), 6)
     assert [type(layer).__name__ for layer in model.layers] == [
-        "Conv2D", "ReLU", "MaxPool2D", "Conv2D", "ReLU", "MaxPool2D", "Flatten", "Dense"]
+        "Conv2D",
+        "ReLU",
+        "MaxPool2D",
+        "Conv2D",
+        "ReLU",
+        "MaxPool2D",
+        "Flatten",
+        "Dense",
+    ]
     assert model.output_shapes == [(64, 64, 8), (64, 64, 8), (8, 8, 8), (8, 8, 16), (8, 8, 16), (2, 2, 16), (64,), (6,)]
     assert model.layers[-1].init == "glorot" and model.layers[0].init == "he"
 
 
-@pytest.mark.parametrize("input_shape, pools, flat", [
-    ((64, 64, 3), 3, 8 * 8 * 64), ((8, 8, 1), 2, 2 * 2 * 64), ((2, 2, 1), 0, 2 * 2 * 64), ((32, 5, 3), 1, 16 * 2 * 64),
-])
+@pytest.mark.parametrize(
+    "input_shape, pools, flat",
+    [
+        ((64, 64, 3), 3, 8 * 8 * 64),
+        ((8, 8, 1), 2, 2 * 2 * 64),
+        ((2, 2, 1), 0, 2 * 2 * 64),
+        ((32, 5, 3), 1, 16 * 2 * 64),
+    ],
+)
 def test_default_adapts_its_pooling_to_the_input_size(input_shape, pools, flat):
     model = nn.default(input_shape, 10)
     assert sum(isinstance(layer, nn.MaxPool2D) for layer in model.layers) == pools
@@ -210,7 +244,9 @@ def test_build_dispatches_by_name():
     a, b = nn.build("application", (16, 16, 3), 3, seed=4), nn.application((16, 16, 3), 3, seed=4)
     np.testing.assert_array_equal(a.layers[0].params["W"], b.layers[0].params["W"])
     assert isinstance(nn.build("default", (8, 8, 1), 2), nn.Sequential)
-    with pytest.raises(ValueError, match=r"build: unknown architecture 'vgg', expected one of \['application', 'default'\]"):
+    with pytest.raises(
+        ValueError, match=r"build: unknown architecture 'vgg', expected one of \['application', 'default'\]"
+    ):
         nn.build("vgg", (8, 8, 1), 2)
     with pytest.raises(ValueError, match=r"application: n_classes must be at least 2"):
         nn.application((8, 8, 1), 1)
@@ -221,26 +257,56 @@ def test_build_dispatches_by_name():
 
 BAD_MODELS = [
     (lambda: nn.Sequential([], (8, 8, 1)), TypeError, r"Sequential: layers must be a non-empty list of layers"),
-    (lambda: nn.Sequential([nn.Flatten(), "Dense"], (8, 8, 1)), TypeError,
-     r"Sequential: layers\[1\] must be a layer \(Conv2D, ReLU, \.\.\.\), got 'Dense' \(str\)"),
-    (lambda: nn.Sequential([nn.Flatten(), nn.Dense(2)], (8, 8)), ValueError,
-     r"Sequential: input_shape must have 3 items \(n_H, n_W, n_C\), got \(8, 8\)"),
-    (lambda: nn.Sequential([nn.Flatten(), nn.Dense(2)], (8, 8, 1), dtype=np.int32), ValueError,
-     r"Sequential: dtype must be float32 or float64, got int32"),
-    (lambda: nn.Sequential([nn.Flatten(), nn.Dense(2)], (8, 8, 1), seed=1.5), TypeError,
-     r"Sequential: seed must be an integer, got 1\.5"),
-    (lambda: nn.Sequential([nn.Conv2D(2, 3)], (8, 8, 1)), ValueError,
-     r"Sequential: the last layer must output a flat vector of class scores \(k,\), got \(8, 8, 2\)"),
-    (lambda: nn.Sequential([nn.Conv2D(2, 9, pad="valid"), nn.Flatten(), nn.Dense(2)], (8, 8, 1)), ValueError,
-     r"Sequential: layer 0 Conv2D\(.*\) cannot take its input of shape \(8, 8, 1\): Conv2D: window larger"),
-    (lambda: nn.Sequential([nn.Dense(2)], (8, 8, 1)), ValueError,
-     r"Sequential: layer 0 Dense\(.*\) cannot take .*put a Flatten\(\) before Dense"),
-    (lambda: nn.Sequential([nn.Flatten(), nn.Dense(2)], (8, 8, 1), classes=["a"]), ValueError,
-     r"Sequential: classes names 1 classes but the last layer outputs 2 scores"),
-    (lambda: nn.Sequential([nn.Flatten(), nn.Dense(2)], (8, 8, 1), classes=["a", "a"]), ValueError,
-     r"Sequential: classes must be distinct"),
-    (lambda: nn.Sequential([nn.Flatten(), nn.Dense(2)], (8, 8, 1), classes="ab"), TypeError,
-     r"Sequential: classes must be a list of 2 class-name strings"),
+    (
+        lambda: nn.Sequential([nn.Flatten(), "Dense"], (8, 8, 1)),
+        TypeError,
+        r"Sequential: layers\[1\] must be a layer \(Conv2D, ReLU, \.\.\.\), got 'Dense' \(str\)",
+    ),
+    (
+        lambda: nn.Sequential([nn.Flatten(), nn.Dense(2)], (8, 8)),
+        ValueError,
+        r"Sequential: input_shape must have 3 items \(n_H, n_W, n_C\), got \(8, 8\)",
+    ),
+    (
+        lambda: nn.Sequential([nn.Flatten(), nn.Dense(2)], (8, 8, 1), dtype=np.int32),
+        ValueError,
+        r"Sequential: dtype must be float32 or float64, got int32",
+    ),
+    (
+        lambda: nn.Sequential([nn.Flatten(), nn.Dense(2)], (8, 8, 1), seed=1.5),
+        TypeError,
+        r"Sequential: seed must be an integer, got 1\.5",
+    ),
+    (
+        lambda: nn.Sequential([nn.Conv2D(2, 3)], (8, 8, 1)),
+        ValueError,
+        r"Sequential: the last layer must output a flat vector of class scores \(k,\), got \(8, 8, 2\)",
+    ),
+    (
+        lambda: nn.Sequential([nn.Conv2D(2, 9, pad="valid"), nn.Flatten(), nn.Dense(2)], (8, 8, 1)),
+        ValueError,
+        r"Sequential: layer 0 Conv2D\(.*\) cannot take its input of shape \(8, 8, 1\): Conv2D: window larger",
+    ),
+    (
+        lambda: nn.Sequential([nn.Dense(2)], (8, 8, 1)),
+        ValueError,
+        r"Sequential: layer 0 Dense\(.*\) cannot take .*put a Flatten\(\) before Dense",
+    ),
+    (
+        lambda: nn.Sequential([nn.Flatten(), nn.Dense(2)], (8, 8, 1), classes=["a"]),
+        ValueError,
+        r"Sequential: classes names 1 classes but the last layer outputs 2 scores",
+    ),
+    (
+        lambda: nn.Sequential([nn.Flatten(), nn.Dense(2)], (8, 8, 1), classes=["a", "a"]),
+        ValueError,
+        r"Sequential: classes must be distinct",
+    ),
+    (
+        lambda: nn.Sequential([nn.Flatten(), nn.Dense(2)], (8, 8, 1), classes="ab"),
+        TypeError,
+        r"Sequential: classes must be a list of 2 class-name strings",
+    ),
 ]
 
 
@@ -264,13 +330,22 @@ def test_layers_are_not_shared_and_stay_usable_after_a_refused_model():
         nn.Sequential(model.layers, (2, 2, 1))
 
 
-@pytest.mark.parametrize("X, message", [
-    (np.zeros((8, 8, 1)), r"Sequential.fit: X must have shape \(m, 8, 8, 1\) .*got shape \(8, 8, 1\) -- one image\? pass X\[None\]"),
-    (np.zeros((4, 1, 8, 8)), r"got shape \(4, 1, 8, 8\) -- channels first\? cnnstep is channels-last"),
-    (np.zeros((4, 8, 8, 3)), r"Sequential.fit: X must have shape \(m, 8, 8, 1\) \(m examples of the model's "
-                             r"input_shape \(8, 8, 1\)\), got shape \(4, 8, 8, 3\)"),
-    (np.zeros((0, 8, 8, 1)), r"Sequential.fit: X holds no examples"),
-])
+@pytest.mark.parametrize(
+    "X, message",
+    [
+        (
+            np.zeros((8, 8, 1)),
+            r"Sequential.fit: X must have shape \(m, 8, 8, 1\) .*got shape \(8, 8, 1\) -- one image\? pass X\[None\]",
+        ),
+        (np.zeros((4, 1, 8, 8)), r"got shape \(4, 1, 8, 8\) -- channels first\? cnnstep is channels-last"),
+        (
+            np.zeros((4, 8, 8, 3)),
+            r"Sequential.fit: X must have shape \(m, 8, 8, 1\) \(m examples of the model's "
+            r"input_shape \(8, 8, 1\)\), got shape \(4, 8, 8, 3\)",
+        ),
+        (np.zeros((0, 8, 8, 1)), r"Sequential.fit: X holds no examples"),
+    ],
+)
 def test_fit_refuses_images_of_the_wrong_shape(X, message):
     with pytest.raises(ValueError, match=message):
         small_model().fit(X, np.zeros(len(X), dtype=int))
@@ -279,7 +354,9 @@ def test_fit_refuses_images_of_the_wrong_shape(X, message):
 def test_fit_predict_and_evaluate_refuse_bad_input(rng):
     X, y = sixteen_samples(rng)
     model = small_model()
-    with pytest.raises(ValueError, match=r"Sequential.fit: y must hold class indices 0\.\.3 \(4 classes\), got \[4, 7\]"):
+    with pytest.raises(
+        ValueError, match=r"Sequential.fit: y must hold class indices 0\.\.3 \(4 classes\), got \[4, 7\]"
+    ):
         model.fit(X, np.r_[y[:14], 4, 7])
     with pytest.raises(ValueError, match=r"Sequential.fit: y must have shape \(16,\)"):
         model.fit(X, y[:10])

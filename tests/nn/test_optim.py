@@ -12,8 +12,9 @@ def quadratic(p, target, scale):
     return 0.5 * float(np.sum(scale * diff**2)), scale * diff
 
 
-@pytest.mark.parametrize("optimizer", [nn.SGD(lr=0.05, momentum=0.9), nn.SGD(lr=0.1, momentum=0.0),
-                                       nn.Adam(lr=0.05)], ids=repr)
+@pytest.mark.parametrize(
+    "optimizer", [nn.SGD(lr=0.05, momentum=0.9), nn.SGD(lr=0.1, momentum=0.0), nn.Adam(lr=0.05)], ids=repr
+)
 def test_optimizers_minimise_a_quadratic_in_place(rng, optimizer):
     p = rng.normal(size=(3, 4))
     target, scale = rng.normal(size=(3, 4)), rng.uniform(0.5, 2.0, size=(3, 4))
@@ -69,17 +70,20 @@ def test_config_and_repr():
     assert repr(nn.SGD(lr=0.5, momentum=0)) == "SGD(lr=0.5, momentum=0.0)"
 
 
-@pytest.mark.parametrize("make, error, message", [
-    (lambda: nn.SGD(lr=0), ValueError, r"SGD: lr must be in \(0, inf\), got 0\.0"),
-    (lambda: nn.SGD(lr=float("nan")), ValueError, r"SGD: lr must be in \(0, inf\), got nan"),
-    (lambda: nn.SGD(lr="0.1"), TypeError, r"SGD: lr must be a number, got '0.1' \(str\)"),
-    (lambda: nn.SGD(momentum=1.0), ValueError, r"SGD: momentum must be in \[0, 1\), got 1\.0"),
-    (lambda: nn.Adam(lr=-1e-3), ValueError, r"Adam: lr must be in \(0, inf\)"),
-    (lambda: nn.Adam(beta1=1.0), ValueError, r"Adam: beta1 must be in \[0, 1\), got 1\.0"),
-    (lambda: nn.Adam(beta2=-0.1), ValueError, r"Adam: beta2 must be in \[0, 1\)"),
-    (lambda: nn.Adam(eps=0), ValueError, r"Adam: eps must be in \(0, inf\), got 0\.0"),
-    (lambda: nn.Adam(eps=True), TypeError, r"Adam: eps must be a number, got True"),
-])
+@pytest.mark.parametrize(
+    "make, error, message",
+    [
+        (lambda: nn.SGD(lr=0), ValueError, r"SGD: lr must be in \(0, inf\), got 0\.0"),
+        (lambda: nn.SGD(lr=float("nan")), ValueError, r"SGD: lr must be in \(0, inf\), got nan"),
+        (lambda: nn.SGD(lr="0.1"), TypeError, r"SGD: lr must be a number, got '0.1' \(str\)"),
+        (lambda: nn.SGD(momentum=1.0), ValueError, r"SGD: momentum must be in \[0, 1\), got 1\.0"),
+        (lambda: nn.Adam(lr=-1e-3), ValueError, r"Adam: lr must be in \(0, inf\)"),
+        (lambda: nn.Adam(beta1=1.0), ValueError, r"Adam: beta1 must be in \[0, 1\), got 1\.0"),
+        (lambda: nn.Adam(beta2=-0.1), ValueError, r"Adam: beta2 must be in \[0, 1\)"),
+        (lambda: nn.Adam(eps=0), ValueError, r"Adam: eps must be in \(0, inf\), got 0\.0"),
+        (lambda: nn.Adam(eps=True), TypeError, r"Adam: eps must be a number, got True"),
+    ],
+)
 def test_bad_hyperparameters_are_refused(make, error, message):
     with pytest.raises(error, match=message):
         make()
@@ -87,7 +91,9 @@ def test_bad_hyperparameters_are_refused(make, error, message):
 
 def test_bad_steps_are_refused():
     adam = nn.Adam()
-    with pytest.raises(ValueError, match=r"Adam.step: the gradient of '0.W' must have the parameter's shape \(2,\), got \(3,\)"):
+    with pytest.raises(
+        ValueError, match=r"Adam.step: the gradient of '0.W' must have the parameter's shape \(2,\), got \(3,\)"
+    ):
         adam.step([("0.W", np.zeros(2), np.zeros(3))])
     with pytest.raises(TypeError, match=r"SGD.step: the parameter '0.W' must be a float ndarray"):
         nn.SGD().step([("0.W", [0.0, 1.0], np.zeros(2))])

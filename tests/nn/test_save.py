@@ -14,9 +14,18 @@ from cnnstep import nn
 
 @pytest.fixture
 def trained(rng):
-    layers = [nn.Conv2D(4, 3, stride=(1, 2), pad=((1, 0), (0, 1))), nn.ReLU(), nn.MaxPool2D(2, ties="first"),
-              nn.Conv2D(3, 2, pad="valid"), nn.ReLU(), nn.AvgPool2D(2, stride=1, pad="same"), nn.Flatten(),
-              nn.Dense(5), nn.ReLU(), nn.Dense(3)]
+    layers = [
+        nn.Conv2D(4, 3, stride=(1, 2), pad=((1, 0), (0, 1))),
+        nn.ReLU(),
+        nn.MaxPool2D(2, ties="first"),
+        nn.Conv2D(3, 2, pad="valid"),
+        nn.ReLU(),
+        nn.AvgPool2D(2, stride=1, pad="same"),
+        nn.Flatten(),
+        nn.Dense(5),
+        nn.ReLU(),
+        nn.Dense(3),
+    ]
     model = nn.Sequential(layers, (8, 9, 2), classes=["cat", "dog", "owl"], seed=2)
     X = rng.normal(size=(12, 8, 9, 2)).astype(np.float32)
     model.fit(X, rng.integers(0, 3, size=12), epochs=2, batch_size=4)
@@ -98,7 +107,9 @@ def test_a_truncated_file(tmp_path):
     data = Path(good).read_bytes()
     path = tmp_path / "truncated.npz"
     path.write_bytes(data[: len(data) // 2])
-    with pytest.raises(nn.ModelFileError, match=r"load_model: '.*truncated\.npz' is not a cnnstep model file.*BadZipFile"):
+    with pytest.raises(
+        nn.ModelFileError, match=r"load_model: '.*truncated\.npz' is not a cnnstep model file.*BadZipFile"
+    ):
         nn.load_model(path)
 
 
@@ -111,23 +122,32 @@ def test_a_corrupt_file(tmp_path):
     data[start : start + 8] = b"\xff" * 8
     path = tmp_path / "corrupt.npz"
     path.write_bytes(bytes(data))
-    with pytest.raises(ValueError, match=r"load_model: '.*corrupt\.npz' is not a valid cnnstep model file "
-                                         r"\(corrupt or truncated\?\).*CRC"):
+    with pytest.raises(
+        ValueError,
+        match=r"load_model: '.*corrupt\.npz' is not a valid cnnstep model file "
+        r"\(corrupt or truncated\?\).*CRC",
+    ):
         nn.load_model(path)
 
 
 def test_a_foreign_npz(tmp_path):
     path = _rewrite(tmp_path, "foreign.npz", x=np.zeros(3), y=np.ones(2))
-    with pytest.raises(ValueError, match=r"load_model: '.*foreign\.npz' is a NumPy archive but not a cnnstep model: "
-                                         r"it has no 'architecture' entry \(entries: \['x', 'y'\]\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"load_model: '.*foreign\.npz' is a NumPy archive but not a cnnstep model: "
+        r"it has no 'architecture' entry \(entries: \['x', 'y'\]\)",
+    ):
         nn.load_model(path)
 
 
 def test_a_single_npy_array(tmp_path):
     path = tmp_path / "array.npy"
     np.save(path, np.zeros(3))
-    with pytest.raises(ValueError, match=r"load_model: '.*array\.npy' is not a cnnstep model file: it holds a single "
-                                         r"NumPy array"):
+    with pytest.raises(
+        ValueError,
+        match=r"load_model: '.*array\.npy' is not a cnnstep model file: it holds a single "
+        r"NumPy array",
+    ):
         nn.load_model(path)
 
 
@@ -143,25 +163,48 @@ def _good_arrays(tmp_path):
     return model, arrays, json.loads(str(arrays["architecture"]))
 
 
-@pytest.mark.parametrize("change, message", [
-    (lambda a, arch: a.update(architecture=np.array("{not json")), r"not a valid cnnstep model file.*JSONDecodeError"),
-    (lambda a, arch: a.update(architecture=np.zeros(3)), r"the 'architecture' entry must be a JSON string"),
-    (lambda a, arch: a.update(architecture=np.array(json.dumps({**arch, "format": "keras"}))),
-     r"the architecture is not one of a cnnstep\.nn\.Sequential model"),
-    (lambda a, arch: a.update(architecture=np.array(json.dumps({**arch, "version": 2}))),
-     r"has format version 2; this cnnstep reads versions 1 to 1"),
-    (lambda a, arch: a.pop("param.2.W"), r"lacks the parameter 'param\.2\.W' of layer 2 Dense"),
-    (lambda a, arch: a.update({"param.0.W": np.zeros((2, 2, 1, 2), np.float32)}),
-     r"the parameter 'param\.0\.W' has shape \(2, 2, 1, 2\) and dtype float32, layer 0 .* needs \(3, 3, 1, 2\) float32"),
-    (lambda a, arch: a.update({"param.0.W": a["param.0.W"].astype(np.float64)}), r"dtype float64"),
-    (lambda a, arch: a.update({"param.9.W": np.zeros(2)}), r"holds entries that belong to no layer: \['param\.9\.W'\]"),
-    (lambda a, arch: a.update(architecture=np.array(json.dumps({**arch, "layers": [{"type": "Dropout"}]}))),
-     r"unknown layer type 'Dropout'"),
-    (lambda a, arch: a.update(architecture=np.array(json.dumps({**arch, "classes": ["a"]}))),
-     r"Sequential: classes names 1 classes"),
-    (lambda a, arch: a.update(architecture=np.array(json.dumps({k: v for k, v in arch.items() if k != "dtype"}))),
-     r"KeyError: 'dtype'"),
-])
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        (
+            lambda a, arch: a.update(architecture=np.array("{not json")),
+            r"not a valid cnnstep model file.*JSONDecodeError",
+        ),
+        (lambda a, arch: a.update(architecture=np.zeros(3)), r"the 'architecture' entry must be a JSON string"),
+        (
+            lambda a, arch: a.update(architecture=np.array(json.dumps({**arch, "format": "keras"}))),
+            r"the architecture is not one of a cnnstep\.nn\.Sequential model",
+        ),
+        (
+            lambda a, arch: a.update(architecture=np.array(json.dumps({**arch, "version": 2}))),
+            r"has format version 2; this cnnstep reads versions 1 to 1",
+        ),
+        (lambda a, arch: a.pop("param.2.W"), r"lacks the parameter 'param\.2\.W' of layer 2 Dense"),
+        (
+            lambda a, arch: a.update({"param.0.W": np.zeros((2, 2, 1, 2), np.float32)}),
+            r"the parameter 'param\.0\.W' has shape \(2, 2, 1, 2\) and dtype float32, layer 0 .* needs \(3, 3, 1, 2\) float32",
+        ),
+        (lambda a, arch: a.update({"param.0.W": a["param.0.W"].astype(np.float64)}), r"dtype float64"),
+        (
+            lambda a, arch: a.update({"param.9.W": np.zeros(2)}),
+            r"holds entries that belong to no layer: \['param\.9\.W'\]",
+        ),
+        (
+            lambda a, arch: a.update(architecture=np.array(json.dumps({**arch, "layers": [{"type": "Dropout"}]}))),
+            r"unknown layer type 'Dropout'",
+        ),
+        (
+            lambda a, arch: a.update(architecture=np.array(json.dumps({**arch, "classes": ["a"]}))),
+            r"Sequential: classes names 1 classes",
+        ),
+        (
+            lambda a, arch: a.update(
+                architecture=np.array(json.dumps({k: v for k, v in arch.items() if k != "dtype"}))
+            ),
+            r"KeyError: 'dtype'",
+        ),
+    ],
+)
 def test_a_damaged_architecture_or_parameter_is_named(tmp_path, change, message):
     _, arrays, arch = _good_arrays(tmp_path)
     change(arrays, arch)

@@ -74,8 +74,11 @@ class Band:
         g = self.g
         sm, sh, sw, sc = framed.strides
         segments = np.lib.stride_tricks.as_strided(
-            framed, shape=(framed.shape[0], g.n_H, self.nb, g.f_h, self.L * g.n_C_prev),
-            strides=(sm, g.s_h * sh, self.step * sw, sh, sc), writeable=False)
+            framed,
+            shape=(framed.shape[0], g.n_H, self.nb, g.f_h, self.L * g.n_C_prev),
+            strides=(sm, g.s_h * sh, self.step * sw, sh, sc),
+            writeable=False,
+        )
         X = out[: framed.shape[0] * g.n_H * self.nb]
         np.copyto(X.reshape(segments.shape), segments)
         return X
@@ -121,7 +124,8 @@ class Band:
                 # ... the rest overlaps the next block's start: a second, strided add
                 s = rows.strides
                 overlap = np.lib.stride_tricks.as_strided(
-                    rows[:, :, head:], shape=(m, g.n_H, self.nb, tail), strides=(s[0], s[1], head * s[2], s[2]))
+                    rows[:, :, head:], shape=(m, g.n_H, self.nb, tail), strides=(s[0], s[1], head * s[2], s[2])
+                )
                 overlap += dX[:, :, :, i, head:]
 
 

@@ -106,10 +106,7 @@ def real_array(value, func: str, name: str) -> np.ndarray:
                 f"which NumPy cannot turn into an array ({exc})"
             ) from None
     if arr.dtype.kind not in REAL_KINDS:
-        raise TypeError(
-            f"{func}: {name} must hold real numbers (integer or floating dtype), "
-            f"got dtype {arr.dtype}"
-        )
+        raise TypeError(f"{func}: {name} must hold real numbers (integer or floating dtype), got dtype {arr.dtype}")
     return arr
 
 
@@ -117,9 +114,7 @@ def ranked_array(value, func: str, name: str, ndim: int, layout: str) -> np.ndar
     """A real array of exactly ``ndim`` dimensions; ``layout`` names them for the message."""
     arr = real_array(value, func, name)
     if arr.ndim != ndim:
-        raise ValueError(
-            f"{func}: {name} must be a {ndim}-D array {layout}, got shape {arr.shape} ({arr.ndim}-D)"
-        )
+        raise ValueError(f"{func}: {name} must be a {ndim}-D array {layout}, got shape {arr.shape} ({arr.ndim}-D)")
     return arr
 
 
@@ -127,8 +122,10 @@ def nonempty_dims(arr: np.ndarray, func: str, name: str, layout: str, skip_first
     """Every dimension (but the batch, when ``skip_first``) must be at least 1."""
     dims = arr.shape[1:] if skip_first else arr.shape
     if any(d == 0 for d in dims):
-        raise ValueError(f"{func}: {name} has an empty dimension: shape {arr.shape}, expected {layout} with every size >= 1"
-                         + (" (only the batch size m may be 0)" if skip_first else ""))
+        raise ValueError(
+            f"{func}: {name} has an empty dimension: shape {arr.shape}, expected {layout} with every size >= 1"
+            + (" (only the batch size m may be 0)" if skip_first else "")
+        )
 
 
 def result_dtype(*arrays) -> np.dtype:
@@ -281,8 +278,7 @@ def conv_geometry(A_shape: tuple, W_shape: tuple, hparameters, func: str) -> Con
     f_h, f_w, w_C_prev, n_C = W_shape
     if w_C_prev != n_C_prev:
         raise ValueError(
-            f"{func}: channel mismatch: A_prev has n_C_prev={n_C_prev} but W.shape={tuple(W_shape)} "
-            f"expects {w_C_prev}"
+            f"{func}: channel mismatch: A_prev has n_C_prev={n_C_prev} but W.shape={tuple(W_shape)} expects {w_C_prev}"
         )
     hp = hparameters_mapping(hparameters, func, ("stride", "pad"), CONV_EXAMPLE)
     s_h, s_w = positive_pair(hp["stride"], func, 'hparameters["stride"]')
@@ -303,8 +299,9 @@ def conv_call(A_prev, W, b, hparameters, func: str):
     nonempty_dims(W, func, "W", W_LAYOUT, skip_first=False)
     if W.shape[2] == A_prev.shape[3] and b.shape != (1, 1, 1, W.shape[3]):
         n_C = W.shape[3]
-        raise ValueError(f"{func}: b must have shape (1, 1, 1, n_C) = {(1, 1, 1, n_C)} for W.shape={W.shape}, "
-                         f"got shape {b.shape}")
+        raise ValueError(
+            f"{func}: b must have shape (1, 1, 1, n_C) = {(1, 1, 1, n_C)} for W.shape={W.shape}, got shape {b.shape}"
+        )
     return A_prev, W, b, conv_geometry(A_prev.shape, W.shape, hparameters, func)
 
 
@@ -348,8 +345,10 @@ def tie_rule(ties, func: str) -> str:
     if not isinstance(ties, str):
         raise TypeError(f'{func}: ties must be "all" or "first", got {show(ties)}')
     if ties not in ("all", "first"):
-        raise ValueError(f'{func}: unknown ties rule {ties!r}, expected "all" (every tied maximum) '
-                         f'or "first" (the first in row-major window order)')
+        raise ValueError(
+            f'{func}: unknown ties rule {ties!r}, expected "all" (every tied maximum) '
+            f'or "first" (the first in row-major window order)'
+        )
     return ties
 
 
@@ -365,7 +364,9 @@ def unpack_cache(cache, func: str, length: int, layout: str, forward: str) -> tu
 def gradient_shape(grad, func: str, name: str, expected: tuple, source: str) -> np.ndarray:
     grad = real_array(grad, func, name)
     if grad.shape != tuple(expected):
-        raise ValueError(f"{func}: {name} must have shape {tuple(expected)} (implied by {source}), got shape {grad.shape}")
+        raise ValueError(
+            f"{func}: {name} must have shape {tuple(expected)} (implied by {source}), got shape {grad.shape}"
+        )
     return grad
 
 

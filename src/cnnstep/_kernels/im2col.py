@@ -99,7 +99,8 @@ def _col2im(dcols: np.ndarray, g: ConvGeometry, grad: np.ndarray) -> None:
             family = d6[:, :, r::q, i, :]
             start = rows[:, :, r * g.s_w :]
             target = np.lib.stride_tricks.as_strided(
-                start, shape=family.shape, strides=(s[0], s[1], q * g.s_w * s[2], s[3]))
+                start, shape=family.shape, strides=(s[0], s[1], q * g.s_w * s[2], s[3])
+            )
             target += family
 
 

@@ -225,15 +225,25 @@ def _max_backward_fast(dy, x, x_max, rows, g: PoolGeometry, out: np.ndarray) -> 
     to_rows = np.empty(rows.shape, dtype=dy.dtype)
     hit = np.empty(dy.shape, dtype=bool)
     share = np.empty_like(dy)
-    _accumulate(to_rows, 2, g.s_w, g.n_W, (
-        _masked(rows[:, :, j : j + span_w : g.s_w], x_max, dy, share, hit) for j in range(g.f_w)))
+    _accumulate(
+        to_rows,
+        2,
+        g.s_w,
+        g.n_W,
+        (_masked(rows[:, :, j : j + span_w : g.s_w], x_max, dy, share, hit) for j in range(g.f_w)),
+    )
     # column maxima -> cells
     x_pad = _padded(x, g, -np.inf)
     target = _padded(out, g, 0) if g.pad.any else out
     hit = np.empty(rows.shape, dtype=bool)
     share = np.empty_like(to_rows)
-    _accumulate(target, 1, g.s_h, g.n_H, (
-        _masked(x_pad[:, i : i + span_h : g.s_h], rows, to_rows, share, hit) for i in range(g.f_h)))
+    _accumulate(
+        target,
+        1,
+        g.s_h,
+        g.n_H,
+        (_masked(x_pad[:, i : i + span_h : g.s_h], rows, to_rows, share, hit) for i in range(g.f_h)),
+    )
     if g.pad.any:
         p = g.pad
         out[...] = target[:, p.top : p.top + g.n_H_prev, p.left : p.left + g.n_W_prev, :]

@@ -54,8 +54,14 @@ def applicable(g: ConvGeometry, forward: bool = False) -> bool:
     ``forward``: for the forward pass (more channels needed); else for the backward.
     """
     channels = MIN_FORWARD_CHANNELS if forward else MIN_CHANNELS
-    return (g.f_h == 3 and g.f_w == 3 and g.s_h == 1 and g.s_w == 1
-            and min(g.n_C_prev, g.n_C) >= channels and g.n_H * g.n_W >= MIN_OUTPUTS)
+    return (
+        g.f_h == 3
+        and g.f_w == 3
+        and g.s_h == 1
+        and g.s_w == 1
+        and min(g.n_C_prev, g.n_C) >= channels
+        and g.n_H * g.n_W >= MIN_OUTPUTS
+    )
 
 
 def _tiles(n: int) -> int:

@@ -62,29 +62,45 @@ def _cmd_train(args) -> int:
     _check_train_flags(args)
     exists = args.data == "digits" or os.path.exists(args.data)
     if args.image_size is not None and exists and not is_image_folder(args.data):
-        raise ValueError(f"--image-size resizes image folders only; {args.data!r} keeps its native size "
-                         f"(drop --image-size)")
-    trainer = Trainer(data=args.data, model=args.model, image_size=args.image_size, epochs=args.epochs,
-                      batch_size=args.batch_size, lr=args.lr, schedule=args.schedule, augment=args.augment,
-                      seed=args.seed,
-                      test_fraction=args.test_fraction,
-                      out=args.out, log=print)
+        raise ValueError(
+            f"--image-size resizes image folders only; {args.data!r} keeps its native size (drop --image-size)"
+        )
+    trainer = Trainer(
+        data=args.data,
+        model=args.model,
+        image_size=args.image_size,
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        lr=args.lr,
+        schedule=args.schedule,
+        augment=args.augment,
+        seed=args.seed,
+        test_fraction=args.test_fraction,
+        out=args.out,
+        log=print,
+    )
     try:
         metrics = trainer.run()
     except TrainingDiverged as exc:
-        print(f"cnnstep train: error: the training loss became NaN or infinite in epoch {exc.epoch} "
-              f"(batch {exc.batch}): lower --lr (now {args.lr:g}), e.g. to {args.lr / 10:g}; "
-              f"{_kept(trainer)}", file=sys.stderr)
+        print(
+            f"cnnstep train: error: the training loss became NaN or infinite in epoch {exc.epoch} "
+            f"(batch {exc.batch}): lower --lr (now {args.lr:g}), e.g. to {args.lr / 10:g}; "
+            f"{_kept(trainer)}",
+            file=sys.stderr,
+        )
         return EXIT_USER_ERROR
     except KeyboardInterrupt:
         if trainer.metrics is None:
             print("cnnstep train: interrupted before training began; nothing written", file=sys.stderr)
         else:
-            print(f"cnnstep train: interrupted in epoch {trainer.epochs_completed + 1}; {_kept(trainer)}",
-                  file=sys.stderr)
+            print(
+                f"cnnstep train: interrupted in epoch {trainer.epochs_completed + 1}; {_kept(trainer)}", file=sys.stderr
+            )
         return EXIT_INTERRUPTED
-    print(f"test accuracy {metrics['test_accuracy']:.4f} (train {metrics['train_accuracy']:.4f}) "
-          f"in {metrics['seconds']:.1f} s -> {_folder(trainer.out)}")
+    print(
+        f"test accuracy {metrics['test_accuracy']:.4f} (train {metrics['train_accuracy']:.4f}) "
+        f"in {metrics['seconds']:.1f} s -> {_folder(trainer.out)}"
+    )
     return 0
 
 
@@ -112,8 +128,11 @@ def _cmd_evaluate(args) -> int:
     if args.json:
         _print_json(result)
         return 0
-    where = ("its test set" if result["split"] == "test" else
-             "all of it (the data has no test split of its own; it may include training examples)")
+    where = (
+        "its test set"
+        if result["split"] == "test"
+        else "all of it (the data has no test split of its own; it may include training examples)"
+    )
     print(f"model {args.model}: input {model.input_shape}, {model.n_classes} classes")
     print(f"data {result['data']}: {result['examples']} examples, evaluated on {where}")
     print(_per_class_table(result["per_class"]))
@@ -191,46 +210,84 @@ def _add_train(sub) -> None:
     from cnnstep.nn import ARCHITECTURES
 
     d = DEFAULTS
-    p = sub.add_parser("train", help="train a model and write its folder",
-                       description="Train a convolutional network with Adam and write model.npz, metrics.json, "
-                                   "curves.png and confusion.png into --out. The model and metrics are saved "
-                                   "after every epoch: Ctrl-C keeps the last completed epoch.")
-    p.add_argument("--data", default=d["data"],
-                   help="'digits' (scikit-learn's 8x8 digits), a folder with one subfolder of images per class, "
-                        "or the course's train_*.h5/test_*.h5 pair (default %(default)s)")
-    p.add_argument("--model", default=d["model"], choices=sorted(ARCHITECTURES),
-                   help="the architecture: 'default' (three conv blocks) or 'application' (the exercise's "
-                        "model) (default %(default)r)")
-    p.add_argument("--image-size", type=int, default=d["image_size"], metavar="N",
-                   help=f"image folders: resize every image to NxN (default {d['folder_image_size']}); digits "
-                        f"and .h5 files keep their native size")
+    p = sub.add_parser(
+        "train",
+        help="train a model and write its folder",
+        description="Train a convolutional network with Adam and write model.npz, metrics.json, "
+        "curves.png and confusion.png into --out. The model and metrics are saved "
+        "after every epoch: Ctrl-C keeps the last completed epoch.",
+    )
+    p.add_argument(
+        "--data",
+        default=d["data"],
+        help="'digits' (scikit-learn's 8x8 digits), a folder with one subfolder of images per class, "
+        "or the course's train_*.h5/test_*.h5 pair (default %(default)s)",
+    )
+    p.add_argument(
+        "--model",
+        default=d["model"],
+        choices=sorted(ARCHITECTURES),
+        help="the architecture: 'default' (three conv blocks) or 'application' (the exercise's "
+        "model) (default %(default)r)",
+    )
+    p.add_argument(
+        "--image-size",
+        type=int,
+        default=d["image_size"],
+        metavar="N",
+        help=f"image folders: resize every image to NxN (default {d['folder_image_size']}); digits "
+        f"and .h5 files keep their native size",
+    )
     p.add_argument("--epochs", type=int, default=d["epochs"], metavar="N", help="default %(default)s")
     p.add_argument("--batch-size", type=int, default=d["batch_size"], metavar="N", help="default %(default)s")
     p.add_argument("--lr", type=float, default=d["lr"], metavar="X", help="Adam's learning rate (default %(default)g)")
-    p.add_argument("--schedule", default=d["schedule"], choices=["cosine", "constant"],
-                   help="the learning rate over the run: 'cosine' decays it from --lr towards 0 along half a "
-                        "cosine, 'constant' keeps it (default %(default)r)")
-    p.add_argument("--augment", default=d["augment"], choices=["shift", "none"],
-                   help="'shift' moves each training image by up to a tenth of its size (edge pixels fill "
-                        "the gap), a new draw every batch; 'none' trains on the images as they are "
-                        "(default %(default)r)")
-    p.add_argument("--seed", type=int, default=d["seed"], metavar="N",
-                   help="seeds the split, the initial weights and the batch order (default %(default)s)")
-    p.add_argument("--test-fraction", type=float, default=d["test_fraction"], metavar="F",
-                   help="share of each class held out for testing when the data has no test set of its own "
-                        "(default %(default)g)")
-    p.add_argument("--out", default=d["out"], metavar="DIR",
-                   help="the run's folder, created if missing; an earlier run's files there are replaced "
-                        "(default %(default)s)")
+    p.add_argument(
+        "--schedule",
+        default=d["schedule"],
+        choices=["cosine", "constant"],
+        help="the learning rate over the run: 'cosine' decays it from --lr towards 0 along half a "
+        "cosine, 'constant' keeps it (default %(default)r)",
+    )
+    p.add_argument(
+        "--augment",
+        default=d["augment"],
+        choices=["shift", "none"],
+        help="'shift' moves each training image by up to a tenth of its size (edge pixels fill "
+        "the gap), a new draw every batch; 'none' trains on the images as they are "
+        "(default %(default)r)",
+    )
+    p.add_argument(
+        "--seed",
+        type=int,
+        default=d["seed"],
+        metavar="N",
+        help="seeds the split, the initial weights and the batch order (default %(default)s)",
+    )
+    p.add_argument(
+        "--test-fraction",
+        type=float,
+        default=d["test_fraction"],
+        metavar="F",
+        help="share of each class held out for testing when the data has no test set of its own (default %(default)g)",
+    )
+    p.add_argument(
+        "--out",
+        default=d["out"],
+        metavar="DIR",
+        help="the run's folder, created if missing; an earlier run's files there are replaced (default %(default)s)",
+    )
     p.set_defaults(run=_cmd_train)
 
 
 def _add_evaluate(sub) -> None:
-    p = sub.add_parser("evaluate", help="accuracy of a saved model, overall and per class",
-                       description="Evaluate a saved model. Image folders are read at the model's input size and "
-                                   "channels, their labels matched to the model's classes by name. The .h5 pair "
-                                   "is evaluated on its test file; digits and image folders on every example "
-                                   "they hold.")
+    p = sub.add_parser(
+        "evaluate",
+        help="accuracy of a saved model, overall and per class",
+        description="Evaluate a saved model. Image folders are read at the model's input size and "
+        "channels, their labels matched to the model's classes by name. The .h5 pair "
+        "is evaluated on its test file; digits and image folders on every example "
+        "they hold.",
+    )
     p.add_argument("model", metavar="MODEL", help="a model.npz written by cnnstep train")
     p.add_argument("--data", required=True, help="'digits', an image folder or the course's .h5 pair")
     p.add_argument("--json", action="store_true", help="print one JSON object instead of the table")
@@ -238,9 +295,11 @@ def _add_evaluate(sub) -> None:
 
 
 def _add_predict(sub) -> None:
-    p = sub.add_parser("predict", help="the class of image files",
-                       description="Classify image files with a saved model; each image is resized to the "
-                                   "model's input size.")
+    p = sub.add_parser(
+        "predict",
+        help="the class of image files",
+        description="Classify image files with a saved model; each image is resized to the model's input size.",
+    )
     p.add_argument("model", metavar="MODEL", help="a model.npz written by cnnstep train")
     p.add_argument("images", metavar="IMAGE", nargs="+", help="image files (.jpg, .png, ...)")
     p.add_argument("--json", action="store_true", help="print one JSON object, with every class's probability")
@@ -248,9 +307,12 @@ def _add_predict(sub) -> None:
 
 
 def _add_demo(sub) -> None:
-    p = sub.add_parser("demo", help="the exercise's eight blocks walked through, with figures",
-                       description="Run the eight blocks on small seeded inputs, print what the exercise prints, "
-                                   "and draw zero_pad.png, conv.png and pooling.png into --out.")
+    p = sub.add_parser(
+        "demo",
+        help="the exercise's eight blocks walked through, with figures",
+        description="Run the eight blocks on small seeded inputs, print what the exercise prints, "
+        "and draw zero_pad.png, conv.png and pooling.png into --out.",
+    )
     from cnnstep.app.demo import DEFAULT_OUT
 
     p.add_argument("--out", default=DEFAULT_OUT, metavar="DIR", help="folder of the figures (default %(default)s)")
@@ -258,9 +320,12 @@ def _add_demo(sub) -> None:
 
 
 def _add_gradcheck(sub) -> None:
-    p = sub.add_parser("gradcheck", help="check every backward against finite differences",
-                       description="Check the blocks' and the layers' backward passes against central "
-                                   "differences; exit code 1 when one fails.")
+    p = sub.add_parser(
+        "gradcheck",
+        help="check every backward against finite differences",
+        description="Check the blocks' and the layers' backward passes against central "
+        "differences; exit code 1 when one fails.",
+    )
     p.add_argument("--seed", type=int, default=0, help="seed of the random test inputs (default 0)")
     p.add_argument("--tol", type=float, default=1e-7, help="largest relative error that passes (default 1e-7)")
     p.set_defaults(run=_cmd_gradcheck)
@@ -272,17 +337,22 @@ BENCH_SCRIPT = os.path.join("benchmarks", "bench_kernels.py")
 def _cmd_bench(args) -> int:
     """The benchmarks live in the repository, not in the package: run them from a clone."""
     if not os.path.isfile(BENCH_SCRIPT):
-        raise ValueError(f"the benchmarks are not part of the installed package; from a clone of the repository, "
-                         f"run `python {BENCH_SCRIPT} --quick` (see benchmarks/README.md)")
+        raise ValueError(
+            f"the benchmarks are not part of the installed package; from a clone of the repository, "
+            f"run `python {BENCH_SCRIPT} --quick` (see benchmarks/README.md)"
+        )
     import subprocess
 
     return subprocess.call([sys.executable, BENCH_SCRIPT, *args.options])
 
 
 def _add_bench(sub) -> None:
-    p = sub.add_parser("bench", help="time the kernels against PyTorch (from a clone: benchmarks/bench_kernels.py)",
-                       description="Run benchmarks/bench_kernels.py of the current folder (a clone of the "
-                                   "repository) with the options given; see benchmarks/README.md.")
+    p = sub.add_parser(
+        "bench",
+        help="time the kernels against PyTorch (from a clone: benchmarks/bench_kernels.py)",
+        description="Run benchmarks/bench_kernels.py of the current folder (a clone of the "
+        "repository) with the options given; see benchmarks/README.md.",
+    )
     p.add_argument("options", nargs=argparse.REMAINDER, help="options of benchmarks/bench_kernels.py")
     p.set_defaults(run=_cmd_bench)
 

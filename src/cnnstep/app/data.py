@@ -54,8 +54,10 @@ __all__ = [
 ]
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png")
-DATA_FORMS = ("'digits', a folder with one subfolder of images per class, a folder holding a "
-              "train_*.h5 / test_*.h5 pair, or a train_*.h5 file with its test_*.h5 sibling")
+DATA_FORMS = (
+    "'digits', a folder with one subfolder of images per class, a folder holding a "
+    "train_*.h5 / test_*.h5 pair, or a train_*.h5 file with its test_*.h5 sibling"
+)
 INSTALL = 'pip install "cnnstep[app]"'
 PACKAGES = {"PIL": "Pillow", "h5py": "h5py", "sklearn": "scikit-learn"}
 
@@ -95,12 +97,16 @@ class Dataset:
         if not isinstance(self.y, np.ndarray) or self.y.dtype.kind not in "iu":
             raise TypeError(f"{func}: y must be a NumPy array of integer labels, got {_checks.show(self.y)}")
         if self.y.shape != (self.X.shape[0],):
-            raise ValueError(f"{func}: y must have shape (m,) = ({self.X.shape[0]},) to match X.shape={self.X.shape}, "
-                             f"got shape {self.y.shape}")
+            raise ValueError(
+                f"{func}: y must have shape (m,) = ({self.X.shape[0]},) to match X.shape={self.X.shape}, "
+                f"got shape {self.y.shape}"
+            )
         self.classes = _class_names(self.classes, func)
         if self.y.size and (self.y.min() < 0 or self.y.max() >= len(self.classes)):
-            raise ValueError(f"{func}: labels must lie in 0..{len(self.classes) - 1} (one per class name), "
-                             f"got labels from {self.y.min()} to {self.y.max()}")
+            raise ValueError(
+                f"{func}: labels must lie in 0..{len(self.classes) - 1} (one per class name), "
+                f"got labels from {self.y.min()} to {self.y.max()}"
+            )
         if not isinstance(self.source, str):
             raise TypeError(f"{func}: source must be a str, got {_checks.show(self.source)}")
 
@@ -108,8 +114,10 @@ class Dataset:
         return int(self.X.shape[0])
 
     def __repr__(self) -> str:
-        return (f"Dataset(source={self.source!r}, examples={len(self)}, image_shape={tuple(self.X.shape[1:])}, "
-                f"classes={self.classes!r})")
+        return (
+            f"Dataset(source={self.source!r}, examples={len(self)}, image_shape={tuple(self.X.shape[1:])}, "
+            f"classes={self.classes!r})"
+        )
 
     def summary(self) -> dict:
         """A JSON-serialisable account of the data set.
@@ -127,7 +135,7 @@ class Dataset:
             "examples": len(self),
             "image_shape": [int(d) for d in self.X.shape[1:]],
             "classes": list(self.classes),
-            "class_counts": {name: int(count) for name, count in zip(self.classes, counts)},
+            "class_counts": {name: int(count) for name, count in zip(self.classes, counts, strict=False)},
         }
 
 
@@ -149,10 +157,10 @@ def _optional(module: str, func: str):
         return importlib.import_module(module)
     except ImportError as exc:
         package = PACKAGES[module.split(".")[0]]
-        raise ImportError(f"{func} needs {package}, which is not installed ({exc}); "
-                          f"install the training tool's extras with: {INSTALL}") from exc
-
-
+        raise ImportError(
+            f"{func} needs {package}, which is not installed ({exc}); "
+            f"install the training tool's extras with: {INSTALL}"
+        ) from exc
 
 
 def _one_line(exc: BaseException) -> str:
@@ -256,8 +264,11 @@ def _read_pixels(file: Path, func: str, image_size: int | None, channels: int) -
             image = image.resize((image_size, image_size), Image.Resampling.LANCZOS, reducing_gap=3.0)
         pixels = np.asarray(image, dtype=np.uint8)
     except unreadable as exc:
-        reason = ("Pillow cannot identify it as an image (not a valid JPEG or PNG file?)"
-                  if isinstance(exc, PIL.UnidentifiedImageError) else _one_line(exc))
+        reason = (
+            "Pillow cannot identify it as an image (not a valid JPEG or PNG file?)"
+            if isinstance(exc, PIL.UnidentifiedImageError)
+            else _one_line(exc)
+        )
         raise ValueError(f"{func}: cannot read the image {str(file)!r}: {reason}") from exc
     return pixels.reshape(pixels.shape[0], pixels.shape[1], channels)
 
@@ -312,21 +323,28 @@ def _class_folders(root: Path, func: str) -> list[Path]:
         hint = f"; its {loose} image file(s) must go into class subfolders" if loose else ""
         if h5:
             hint += "; .h5 files must come as one train_<name>.h5 / test_<name>.h5 pair"
-        raise ValueError(f"{func}: path {str(root)!r} must hold one subfolder per class and at least two classes, "
-                         f"found {len(folders)} subfolder(s) {sorted(folders)}{hint}")
+        raise ValueError(
+            f"{func}: path {str(root)!r} must hold one subfolder per class and at least two classes, "
+            f"found {len(folders)} subfolder(s) {sorted(folders)}{hint}"
+        )
     return [folders[name] for name in _sorted_class_names(list(folders))]
 
 
 def _image_files(folder: Path, func: str) -> list[Path]:
     """The image files directly inside a class folder, sorted by name; hidden and other files ignored."""
     files = sorted(
-        (entry for entry in folder.iterdir()
-         if _visible(entry) and entry.suffix.lower() in IMAGE_EXTENSIONS and entry.is_file()),
+        (
+            entry
+            for entry in folder.iterdir()
+            if _visible(entry) and entry.suffix.lower() in IMAGE_EXTENSIONS and entry.is_file()
+        ),
         key=lambda entry: entry.name,
     )
     if not files:
-        raise ValueError(f"{func}: the class folder {str(folder)!r} holds no images "
-                         f"({', '.join(IMAGE_EXTENSIONS)}); add images or remove the folder")
+        raise ValueError(
+            f"{func}: the class folder {str(folder)!r} holds no images "
+            f"({', '.join(IMAGE_EXTENSIONS)}); add images or remove the folder"
+        )
     return files
 
 
@@ -335,9 +353,11 @@ def _same_size(pixels: np.ndarray, file: Path, first: tuple[np.ndarray, Path], f
     if pixels.shape != reference.shape:
         h, w = pixels.shape[:2]
         h0, w0 = reference.shape[:2]
-        raise ValueError(f"{func}: images differ in size: {str(file)!r} is {h}x{w} (height x width) but "
-                         f"{str(reference_file)!r} is {h0}x{w0}; pass image_size (e.g. image_size=64) "
-                         f"to resize every image to one square size")
+        raise ValueError(
+            f"{func}: images differ in size: {str(file)!r} is {h}x{w} (height x width) but "
+            f"{str(reference_file)!r} is {h0}x{w0}; pass image_size (e.g. image_size=64) "
+            f"to resize every image to one square size"
+        )
 
 
 def load_image_folder(path: str | os.PathLike, image_size: int | None = None, channels: int = 3) -> Dataset:
@@ -410,8 +430,10 @@ def _h5_pair_in(folder: Path, func: str) -> tuple[Path, Path] | None:
             return train, test
     if len(pairs) > 1:
         names = ", ".join(f"{train.name}/{test.name}" for train, test in pairs)
-        raise ValueError(f"{func}: the folder {str(folder)!r} holds {len(pairs)} train/test .h5 pairs ({names}); "
-                         f"pass the path of the train file to choose one")
+        raise ValueError(
+            f"{func}: the folder {str(folder)!r} holds {len(pairs)} train/test .h5 pairs ({names}); "
+            f"pass the path of the train file to choose one"
+        )
     return pairs[0] if pairs else None
 
 
@@ -420,12 +442,16 @@ def _h5_sibling(file: Path, func: str, name: str) -> tuple[Path, Path]:
     match = H5_TRAIN.fullmatch(file.name)
     if match is None:
         role = "a test file" if H5_TEST.fullmatch(file.name) else "not named train_<name>.h5"
-        raise ValueError(f"{func}: {name} {str(file)!r} is {role}; expected a train_<name>.h5 file with its "
-                         f"test_<name>.h5 sibling, or the folder holding both")
+        raise ValueError(
+            f"{func}: {name} {str(file)!r} is {role}; expected a train_<name>.h5 file with its "
+            f"test_<name>.h5 sibling, or the folder holding both"
+        )
     sibling = file.with_name(f"test_{match.group(1)}.h5")
     if not sibling.is_file():
-        raise FileNotFoundError(f"{func}: {name} {str(file)!r} has no test set beside it: {str(sibling)!r} "
-                                f"does not exist; expected the pair train_<name>.h5 / test_<name>.h5")
+        raise FileNotFoundError(
+            f"{func}: {name} {str(file)!r} has no test set beside it: {str(sibling)!r} "
+            f"does not exist; expected the pair train_<name>.h5 / test_<name>.h5"
+        )
     return file, sibling
 
 
@@ -437,8 +463,10 @@ def _h5_files(train_path, test_path, func: str) -> tuple[Path, Path]:
             return _h5_sibling(path, func, "train_path")
         pair = _h5_pair_in(path, func)
         if pair is None:
-            raise ValueError(f"{func}: train_path {str(path)!r} holds no train_<name>.h5 file with its "
-                             f"test_<name>.h5 sibling; expected {expected}")
+            raise ValueError(
+                f"{func}: train_path {str(path)!r} holds no train_<name>.h5 file with its "
+                f"test_<name>.h5 sibling; expected {expected}"
+            )
         return pair
     train = _file(train_path, func, "train_path", "the train .h5 file (train_path and test_path given)")
     test = _file(test_path, func, "test_path", "the test .h5 file")
@@ -456,8 +484,10 @@ def _read_h5(h5py, file: Path, part: str, func: str) -> dict:
         found = sorted(handle.keys())
         for key in keys[:2] + (("list_classes",) if part == "train" else ()):
             if key not in handle or not isinstance(handle[key], h5py.Dataset):
-                raise ValueError(f"{func}: {str(file)!r} has no dataset {key!r} (it holds {found}); expected the "
-                                 f"course's layout {part}_set_x, {part}_set_y, list_classes")
+                raise ValueError(
+                    f"{func}: {str(file)!r} has no dataset {key!r} (it holds {found}); expected the "
+                    f"course's layout {part}_set_x, {part}_set_y, list_classes"
+                )
         try:
             return {key: np.asarray(handle[key][()]) for key in keys if key in handle}
         except OSError as exc:
@@ -469,15 +499,18 @@ def _h5_images(x: np.ndarray, file: Path, key: str, func: str) -> np.ndarray:
     if x.ndim == 3:
         x = x[..., np.newaxis]
     if x.ndim != 4 or x.dtype.kind not in "iuf":
-        raise ValueError(f"{func}: {key} in {str(file)!r} must be images of shape (m, n_H, n_W, n_C), "
-                         f"got {_checks.show(x)}")
+        raise ValueError(
+            f"{func}: {key} in {str(file)!r} must be images of shape (m, n_H, n_W, n_C), got {_checks.show(x)}"
+        )
     low, high = (x.min(), x.max()) if x.size else (0, 0)
     if x.dtype.kind in "iu" and 0 <= low and high <= 255:
         return _unit_float(x.astype(np.uint8))
     if x.dtype.kind == "f" and 0 <= low and high <= 1:
         return x.astype(np.float32)
-    raise ValueError(f"{func}: {key} in {str(file)!r} must hold integers 0..255 or floats in [0, 1], "
-                     f"got {x.dtype} values from {low} to {high}")
+    raise ValueError(
+        f"{func}: {key} in {str(file)!r} must hold integers 0..255 or floats in [0, 1], "
+        f"got {x.dtype} values from {low} to {high}"
+    )
 
 
 def _h5_classes(raw: np.ndarray, file: Path, func: str) -> tuple[list[str], list | None]:
@@ -488,8 +521,9 @@ def _h5_classes(raw: np.ndarray, file: Path, func: str) -> tuple[list[str], list
             try:
                 item = item.decode("utf-8")
             except UnicodeDecodeError as exc:
-                raise ValueError(f"{func}: list_classes in {str(file)!r} holds a name that is not UTF-8: "
-                                 f"{item!r}") from exc
+                raise ValueError(
+                    f"{func}: list_classes in {str(file)!r} holds a name that is not UTF-8: {item!r}"
+                ) from exc
         if isinstance(item, float) and item.is_integer():
             item = int(item)
         values.append(item)
@@ -501,12 +535,12 @@ def _h5_classes(raw: np.ndarray, file: Path, func: str) -> tuple[list[str], list
     return names, (values if numeric else None)
 
 
-def _h5_labels(raw: np.ndarray, m: int, names: list[str], values: list | None, file: Path, key: str,
-               func: str) -> np.ndarray:
+def _h5_labels(
+    raw: np.ndarray, m: int, names: list[str], values: list | None, file: Path, key: str, func: str
+) -> np.ndarray:
     """Labels as indices 0..k-1 in list_classes order."""
     if raw.size != m or raw.ndim not in (1, 2):
-        raise ValueError(f"{func}: {key} in {str(file)!r} must hold one label per image ({m}), "
-                         f"got shape {raw.shape}")
+        raise ValueError(f"{func}: {key} in {str(file)!r} must hold one label per image ({m}), got shape {raw.shape}")
     labels = raw.reshape(-1).tolist()
     if values is not None:
         lookup = {value: index for index, value in enumerate(values)}
@@ -517,8 +551,9 @@ def _h5_labels(raw: np.ndarray, m: int, names: list[str], values: list | None, f
         lookup = {index: index for index in range(len(names))}
     unknown = sorted({str(label) for label in labels if label not in lookup})
     if unknown:
-        raise ValueError(f"{func}: {key} in {str(file)!r} holds labels {unknown[:5]} that are not in "
-                         f"list_classes {names}")
+        raise ValueError(
+            f"{func}: {key} in {str(file)!r} holds labels {unknown[:5]} that are not in list_classes {names}"
+        )
     return np.asarray([lookup[label] for label in labels], dtype=np.int64)
 
 
@@ -562,13 +597,17 @@ def load_h5(train_path: str | os.PathLike, test_path: str | os.PathLike | None =
     if "list_classes" in test_arrays:
         test_names, _ = _h5_classes(test_arrays["list_classes"], test_file, func)
         if test_names != names:
-            raise ValueError(f"{func}: the two files disagree on list_classes: {names} in {str(train_file)!r}, "
-                             f"{test_names} in {str(test_file)!r}")
+            raise ValueError(
+                f"{func}: the two files disagree on list_classes: {names} in {str(train_file)!r}, "
+                f"{test_names} in {str(test_file)!r}"
+            )
     train = _h5_dataset(train_arrays, "train", train_file, names, values, func)
     test = _h5_dataset(test_arrays, "test", test_file, names, values, func)
     if train.X.shape[1:] != test.X.shape[1:]:
-        raise ValueError(f"{func}: the train images are {train.X.shape[1:]} (n_H, n_W, n_C) but the test images "
-                         f"are {test.X.shape[1:]}; expected one size for both")
+        raise ValueError(
+            f"{func}: the train images are {train.X.shape[1:]} (n_H, n_W, n_C) but the test images "
+            f"are {test.X.shape[1:]}; expected one size for both"
+        )
     return train, test
 
 
@@ -617,8 +656,10 @@ def load(data: str | os.PathLike, image_size: int | None = None) -> tuple[Datase
 
 def _native_only(image_size: int | None, what: str, func: str) -> None:
     if image_size is not None:
-        raise ValueError(f"{func}: image_size={image_size} cannot be applied to {what}, which keep their native "
-                         f"size; pass image_size=None (it resizes image folders only)")
+        raise ValueError(
+            f"{func}: image_size={image_size} cannot be applied to {what}, which keep their native "
+            f"size; pass image_size=None (it resizes image folders only)"
+        )
 
 
 # --------------------------------------------------------------------------- splits and mini-batches
@@ -635,14 +676,18 @@ def _test_counts(dataset: Dataset, fraction: float, func: str) -> np.ndarray:
     """How many examples of each class go to the test set: round(fraction * count), at least 1 from 2 up."""
     counts = np.bincount(dataset.y, minlength=len(dataset.classes))
     n_test = np.array([max(round(fraction * n), 1 if n >= 2 else 0) for n in counts.tolist()], dtype=np.int64)
-    starved = [(name, int(n)) for name, n, k in zip(dataset.classes, counts, n_test) if n and k >= n]
+    starved = [(name, int(n)) for name, n, k in zip(dataset.classes, counts, n_test, strict=False) if n and k >= n]
     if starved:
         name, n = starved[0]
-        raise ValueError(f"{func}: test_fraction={fraction:g} would leave class {name!r} ({n} example(s)) with no "
-                         f"training example; lower test_fraction or add examples of that class")
+        raise ValueError(
+            f"{func}: test_fraction={fraction:g} would leave class {name!r} ({n} example(s)) with no "
+            f"training example; lower test_fraction or add examples of that class"
+        )
     if n_test.sum() == 0:
-        raise ValueError(f"{func}: test_fraction={fraction:g} would leave the test set empty "
-                         f"(every class has a single example); raise test_fraction or add examples")
+        raise ValueError(
+            f"{func}: test_fraction={fraction:g} would leave the test set empty "
+            f"(every class has a single example); raise test_fraction or add examples"
+        )
     return n_test
 
 
@@ -696,12 +741,14 @@ def _generator(rng, func: str) -> np.random.Generator:
         return np.random.default_rng(rng)
     if _checks.is_int(rng) and rng >= 0:
         return np.random.default_rng(int(rng))
-    raise TypeError(f"{func}: rng must be a numpy.random.Generator, a non-negative integer seed or None, "
-                    f"got {_checks.show(rng)}")
+    raise TypeError(
+        f"{func}: rng must be a numpy.random.Generator, a non-negative integer seed or None, got {_checks.show(rng)}"
+    )
 
 
-def batches(X: np.ndarray, y: np.ndarray, batch_size: int, shuffle: bool = True,
-            rng: np.random.Generator | int | None = None) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+def batches(
+    X: np.ndarray, y: np.ndarray, batch_size: int, shuffle: bool = True, rng: np.random.Generator | int | None = None
+) -> Iterator[tuple[np.ndarray, np.ndarray]]:
     """Mini-batches covering every example exactly once.
 
     Parameters
@@ -728,8 +775,10 @@ def batches(X: np.ndarray, y: np.ndarray, batch_size: int, shuffle: bool = True,
     X = _checks.real_array(X, func, "X")
     y = np.asarray(y)
     if X.ndim == 0 or y.ndim == 0 or len(y) != len(X):
-        raise ValueError(f"{func}: X and y must have the same length along their first axis (one label per "
-                         f"example), got X.shape={X.shape} and y.shape={y.shape}")
+        raise ValueError(
+            f"{func}: X and y must have the same length along their first axis (one label per "
+            f"example), got X.shape={X.shape} and y.shape={y.shape}"
+        )
     if not _checks.is_int(batch_size):
         raise TypeError(f"{func}: batch_size must be a positive integer, got {_checks.show(batch_size)}")
     if batch_size < 1:
@@ -743,9 +792,9 @@ def batches(X: np.ndarray, y: np.ndarray, batch_size: int, shuffle: bool = True,
 def _batches(X: np.ndarray, y: np.ndarray, batch_size: int, order: np.ndarray | None):
     for start in range(0, len(X), batch_size):
         if order is None:
-            yield X[start:start + batch_size], y[start:start + batch_size]
+            yield X[start : start + batch_size], y[start : start + batch_size]
         else:
-            idx = order[start:start + batch_size]
+            idx = order[start : start + batch_size]
             yield X[idx], y[idx]
 
 

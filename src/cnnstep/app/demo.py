@@ -77,8 +77,10 @@ def conv_steps(rng: np.random.Generator, log: Callable) -> None:
     log(f"Z's mean = {Z.mean():.6f}")
     log(f"Z[0, 2, 1] =\n{_text(Z[0, 2, 1])}")
     log(f"cache_conv[0][1][2][3] =\n{_text(cache_conv[0][1][2][3])}")
-    log("cache_conv = (A_prev, W, b, hparameters): the very objects passed in: "
-        f"{cache_conv[0] is A_prev and cache_conv[1] is W and cache_conv[2] is b and cache_conv[3] is hparameters}")
+    log(
+        "cache_conv = (A_prev, W, b, hparameters): the very objects passed in: "
+        f"{cache_conv[0] is A_prev and cache_conv[1] is W and cache_conv[2] is b and cache_conv[3] is hparameters}"
+    )
 
     _section(log, "conv_backward(Z, cache_conv)")
     dA, dW, db = cnnstep.conv_backward(Z, cache_conv)
@@ -157,17 +159,30 @@ def figures(x: np.ndarray, x_pad: np.ndarray, out: Path, log: Callable) -> list[
     from cnnstep.app import plots
 
     out.mkdir(parents=True, exist_ok=True)
-    paths = [plots.padding_figure(x[0, :, :, 0], x_pad[0, :, :, 0], out / FIGURES[0],
-                                  titles=("x[0, :, :, 0]", "x_pad[0, :, :, 0]"))]
+    paths = [
+        plots.padding_figure(
+            x[0, :, :, 0], x_pad[0, :, :, 0], out / FIGURES[0], titles=("x[0, :, :, 0]", "x_pad[0, :, :, 0]")
+        )
+    ]
     image = digit_image()
     maps = edge_maps(image)
-    paths.append(plots.feature_maps(image, maps, out / FIGURES[1], image_title="input (a digit)",
-                                    titles=["vertical edges (Sobel x)", "horizontal edges (Sobel y)"]))
+    paths.append(
+        plots.feature_maps(
+            image,
+            maps,
+            out / FIGURES[1],
+            image_title="input (a digit)",
+            titles=["vertical edges (Sobel x)", "horizontal edges (Sobel y)"],
+        )
+    )
     relu = np.maximum(maps[np.newaxis, :, :, :1], 0)
     hparameters = {"f": 4, "stride": 4}
     pooled = {mode: cnnstep.pool_forward(relu, hparameters, mode=mode)[0][0, :, :, 0] for mode in ("max", "average")}
-    paths.append(plots.pooling_figure(relu[0, :, :, 0], pooled["max"], pooled["average"], out / FIGURES[2],
-                                      image_title="ReLU(vertical edges)"))
+    paths.append(
+        plots.pooling_figure(
+            relu[0, :, :, 0], pooled["max"], pooled["average"], out / FIGURES[2], image_title="ReLU(vertical edges)"
+        )
+    )
     _section(log, "figures")
     for path in paths:
         log(f"wrote {path}")

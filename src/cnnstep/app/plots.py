@@ -48,8 +48,10 @@ def _figure(func: str, width: float, height: float):
     try:
         from matplotlib.figure import Figure
     except ImportError as exc:
-        raise ImportError(f"{func} needs matplotlib, which is not installed ({exc}); "
-                          f"install the training tool's extras with: {INSTALL}") from exc
+        raise ImportError(
+            f"{func} needs matplotlib, which is not installed ({exc}); "
+            f"install the training tool's extras with: {INSTALL}"
+        ) from exc
     return Figure(figsize=(width, height), layout="constrained")
 
 
@@ -160,12 +162,14 @@ def pooling_figure(image, pooled_max, pooled_average, path, image_title="input")
         The path written.
     """
     func = "pooling_figure"
-    panels = [(_image(image, func, "image"), image_title),
-              (_image(pooled_max, func, "pooled_max"), "max pooling"),
-              (_image(pooled_average, func, "pooled_average"), "average pooling")]
+    panels = [
+        (_image(image, func, "image"), image_title),
+        (_image(pooled_max, func, "pooled_max"), "max pooling"),
+        (_image(pooled_average, func, "pooled_average"), "average pooling"),
+    ]
     limits = (min(p.min() for p, _ in panels), max(p.max() for p, _ in panels))  # one scale for the three
     fig = _figure(func, 10.5, 4)
-    for i, (ax, (panel, title)) in enumerate(zip(fig.subplots(1, 3), panels)):
+    for i, (ax, (panel, title)) in enumerate(zip(fig.subplots(1, 3), panels, strict=False)):
         _show(ax, panel, title, limits=limits, colorbar=i == 2)
     return _save(fig, path, func)
 
@@ -191,8 +195,10 @@ def filters(W, path, channel=0) -> str:
     W = _checks.ranked_array(W, func, "W", 4, "(f, f, n_C_prev, n_C)").astype(np.float64)
     n_C_prev, n_C = W.shape[2], W.shape[3]
     if not _checks.is_int(channel) or not 0 <= channel < n_C_prev:
-        raise ValueError(f"{func}: channel must be an integer in 0..{n_C_prev - 1} (W has n_C_prev={n_C_prev}), "
-                         f"got {_checks.show(channel)}")
+        raise ValueError(
+            f"{func}: channel must be an integer in 0..{n_C_prev - 1} (W has n_C_prev={n_C_prev}), "
+            f"got {_checks.show(channel)}"
+        )
     cols = min(n_C, 8)
     rows = math.ceil(n_C / cols)
     fig = _figure(func, 1.6 * cols, 1.7 * rows)
@@ -213,8 +219,7 @@ def _titles(titles, n: int, stem: str, func: str) -> list[str]:
     if titles is None:
         return [f"{stem} {i}" for i in range(n)]
     if isinstance(titles, str) or not isinstance(titles, Sequence) or len(titles) != n:
-        raise ValueError(f"{func}: titles must be a list of {n} strings (one per channel), "
-                         f"got {_checks.show(titles)}")
+        raise ValueError(f"{func}: titles must be a list of {n} strings (one per channel), got {_checks.show(titles)}")
     return [str(title) for title in titles]
 
 
@@ -224,8 +229,9 @@ def _titles(titles, n: int, stem: str, func: str) -> list[str]:
 def _series(history: Mapping, key: str, func: str) -> list[float]:
     values = history.get(key, [])
     if not isinstance(values, Sequence) or isinstance(values, str):
-        raise TypeError(f"{func}: history[{key!r}] must be a list of numbers (one per epoch), "
-                        f"got {_checks.show(values)}")
+        raise TypeError(
+            f"{func}: history[{key!r}] must be a list of numbers (one per epoch), got {_checks.show(values)}"
+        )
     return [float(v) for v in values]
 
 
@@ -248,8 +254,7 @@ def learning_curves(history, path) -> str:
     """
     func = "learning_curves"
     if not isinstance(history, Mapping):
-        raise TypeError(f"{func}: history must be a dict such as Sequential.fit returns, "
-                        f"got {_checks.show(history)}")
+        raise TypeError(f"{func}: history must be a dict such as Sequential.fit returns, got {_checks.show(history)}")
     series = {key: _series(history, key, func) for key in ("loss", "accuracy", "val_loss", "val_accuracy")}
     if not series["loss"]:
         raise ValueError(f"{func}: history['loss'] must hold at least one epoch, got {history.get('loss')!r}")
@@ -278,8 +283,10 @@ def _labels(values, func: str, name: str, n_classes: int) -> np.ndarray:
     if labels.dtype.kind not in "iu":
         raise TypeError(f"{func}: {name} must hold integer class indices, got dtype {labels.dtype}")
     if labels.size and (labels.min() < 0 or labels.max() >= n_classes):
-        raise ValueError(f"{func}: {name} must hold class indices 0..{n_classes - 1}, "
-                         f"got values from {labels.min()} to {labels.max()}")
+        raise ValueError(
+            f"{func}: {name} must hold class indices 0..{n_classes - 1}, "
+            f"got values from {labels.min()} to {labels.max()}"
+        )
     return labels
 
 
@@ -304,8 +311,7 @@ def confusion_counts(y_true, y_pred, n_classes) -> np.ndarray:
     y_true = _labels(y_true, func, "y_true", n_classes)
     y_pred = _labels(y_pred, func, "y_pred", n_classes)
     if y_true.shape != y_pred.shape:
-        raise ValueError(f"{func}: y_true and y_pred must have the same shape, got {y_true.shape} and "
-                         f"{y_pred.shape}")
+        raise ValueError(f"{func}: y_true and y_pred must have the same shape, got {y_true.shape} and {y_pred.shape}")
     flat = y_true.astype(np.int64) * n_classes + y_pred.astype(np.int64)
     return np.bincount(flat, minlength=n_classes * n_classes).reshape(n_classes, n_classes)
 
@@ -357,6 +363,7 @@ def _draw_confusion(matrix: np.ndarray, names: list[str], path, func: str) -> st
         for t in range(k):
             for p in range(k):
                 colour = "white" if matrix[t, p] > threshold else "black"
-                ax.text(p, t, str(int(matrix[t, p])), ha="center", va="center", color=colour,
-                        fontsize=9 if k <= 12 else 7)
+                ax.text(
+                    p, t, str(int(matrix[t, p])), ha="center", va="center", color=colour, fontsize=9 if k <= 12 else 7
+                )
     return _save(fig, path, func)

@@ -39,8 +39,7 @@ import numpy as np
 
 from cnnstep._kernels import checks as _checks
 
-__all__ = ["DEFAULTS", "FILES", "Trainer", "train", "evaluate", "predict_files", "check_layers",
-           "is_image_folder"]
+__all__ = ["DEFAULTS", "FILES", "Trainer", "train", "evaluate", "predict_files", "check_layers", "is_image_folder"]
 
 # Every default of a training run, in one place (the command line's defaults too).
 DEFAULTS = {
@@ -128,7 +127,7 @@ def is_image_folder(data) -> bool:
         return False
     for entry in path.iterdir():
         if entry.name.startswith("train_") and entry.name.endswith(".h5") and entry.is_file():
-            if (path / ("test_" + entry.name[len("train_"):])).is_file():
+            if (path / ("test_" + entry.name[len("train_") :])).is_file():
                 return False
     return True
 
@@ -198,8 +197,14 @@ class _Progress:
         if self.enabled:
             from tqdm.auto import tqdm
 
-            self.bar = tqdm(total=self.n_batches, desc=f"epoch {epoch}/{self.epochs}", unit="batch",
-                            leave=False, file=sys.stderr, dynamic_ncols=True)
+            self.bar = tqdm(
+                total=self.n_batches,
+                desc=f"epoch {epoch}/{self.epochs}",
+                unit="batch",
+                leave=False,
+                file=sys.stderr,
+                dynamic_ncols=True,
+            )
 
     def batch_end(self, b: int, n_batches: int, loss: float) -> None:
         if self.bar is None:
@@ -259,11 +264,22 @@ class Trainer:
         The model, once built.
     """
 
-    def __init__(self, data=DEFAULTS["data"], model=DEFAULTS["model"], image_size=DEFAULTS["image_size"],
-                 epochs=DEFAULTS["epochs"], batch_size=DEFAULTS["batch_size"], lr=DEFAULTS["lr"],
-                 schedule=DEFAULTS["schedule"], augment=DEFAULTS["augment"],
-                 seed=DEFAULTS["seed"], test_fraction=DEFAULTS["test_fraction"], out=DEFAULTS["out"],
-                 log: Callable = print, progress: bool | None = None):
+    def __init__(
+        self,
+        data=DEFAULTS["data"],
+        model=DEFAULTS["model"],
+        image_size=DEFAULTS["image_size"],
+        epochs=DEFAULTS["epochs"],
+        batch_size=DEFAULTS["batch_size"],
+        lr=DEFAULTS["lr"],
+        schedule=DEFAULTS["schedule"],
+        augment=DEFAULTS["augment"],
+        seed=DEFAULTS["seed"],
+        test_fraction=DEFAULTS["test_fraction"],
+        out=DEFAULTS["out"],
+        log: Callable = print,
+        progress: bool | None = None,
+    ):
         func = "Trainer"
         if not (isinstance(data, (str, os.PathLike)) and str(data)):
             raise TypeError(f"{func}: data must be 'digits' or a path, got {_checks.show(data)}")
@@ -297,10 +313,19 @@ class Trainer:
 
     def settings(self) -> dict:
         """The run's settings, as metrics.json records them under ``args``."""
-        return {"data": os.fspath(self.data), "model": self.model_name, "image_size": self.image_size,
-                "epochs": self.epochs, "batch_size": self.batch_size, "lr": self.lr, "schedule": self.schedule,
-                "augment": self.augment, "seed": self.seed, "test_fraction": self.test_fraction,
-                "out": os.fspath(self.out)}
+        return {
+            "data": os.fspath(self.data),
+            "model": self.model_name,
+            "image_size": self.image_size,
+            "epochs": self.epochs,
+            "batch_size": self.batch_size,
+            "lr": self.lr,
+            "schedule": self.schedule,
+            "augment": self.augment,
+            "seed": self.seed,
+            "test_fraction": self.test_fraction,
+            "out": os.fspath(self.out),
+        }
 
     def _effective_image_size(self) -> int | None:
         if self.image_size is None and is_image_folder(self.data):
@@ -326,8 +351,9 @@ class Trainer:
         image_size = self._effective_image_size()
         train, test, split = _load_split(self.data, image_size, self.test_fraction, self.seed)
         self._data_summary = self._summarise_data(train, test, split, image_size)
-        self.model = build(self.model_name, train.X.shape[1:], len(train.classes), seed=self.seed,
-                           classes=train.classes)
+        self.model = build(
+            self.model_name, train.X.shape[1:], len(train.classes), seed=self.seed, classes=train.classes
+        )
         self._prepare_out()
         self.log(self._data_line())
         self.log(self.model.summary())
@@ -337,11 +363,19 @@ class Trainer:
         self._started = time.perf_counter()
         try:
             progress.start(1)
-            self.model.fit(train.X, train.y, epochs=self.epochs, batch_size=self.batch_size,
-                           optimizer=Adam(lr=self.lr), seed=self.seed, validation_data=(test.X, test.y),
-                           lr_schedule=SCHEDULES[self.schedule], augment=_augmentation(self.augment, train.X.shape),
-                           on_batch_end=progress.batch_end,
-                           on_epoch_end=lambda epoch, logs: self._epoch_end(epoch, logs, progress))
+            self.model.fit(
+                train.X,
+                train.y,
+                epochs=self.epochs,
+                batch_size=self.batch_size,
+                optimizer=Adam(lr=self.lr),
+                seed=self.seed,
+                validation_data=(test.X, test.y),
+                lr_schedule=SCHEDULES[self.schedule],
+                augment=_augmentation(self.augment, train.X.shape),
+                on_batch_end=progress.batch_end,
+                on_epoch_end=lambda epoch, logs: self._epoch_end(epoch, logs, progress),
+            )
         except TrainingDiverged as exc:
             progress.close()
             self._stop("diverged", {"epoch": exc.epoch, "batch": exc.batch, "reason": str(exc)})
@@ -354,16 +388,24 @@ class Trainer:
         return self._finish(train, test, seconds)
 
     def _summarise_data(self, train, test, split: str, image_size) -> dict:
-        return {"source": os.fspath(self.data), "examples": len(train) + len(test),
-                "image_shape": [int(d) for d in train.X.shape[1:]], "image_size": image_size,
-                "classes": list(train.classes), "train_examples": len(train), "test_examples": len(test),
-                "test_set": split}
+        return {
+            "source": os.fspath(self.data),
+            "examples": len(train) + len(test),
+            "image_shape": [int(d) for d in train.X.shape[1:]],
+            "image_size": image_size,
+            "classes": list(train.classes),
+            "train_examples": len(train),
+            "test_examples": len(test),
+            "test_set": split,
+        }
 
     def _data_line(self) -> str:
         d = self._data_summary
-        return (f"data {d['source']}: {d['examples']} examples of {_shape_text(d['image_shape'])}, "
-                f"{len(d['classes'])} classes; train {d['train_examples']}, test {d['test_examples']} "
-                f"({d['test_set']})")
+        return (
+            f"data {d['source']}: {d['examples']} examples of {_shape_text(d['image_shape'])}, "
+            f"{len(d['classes'])} classes; train {d['train_examples']}, test {d['test_examples']} "
+            f"({d['test_set']})"
+        )
 
     def _prepare_out(self) -> None:
         if self.out.exists() and not self.out.is_dir():
@@ -380,14 +422,21 @@ class Trainer:
         self.model.save(self.out / FILES["model"])
         self.epochs_completed = epoch + 1
         self._write_metrics("running")
-        self.log(f"epoch {epoch + 1}/{self.epochs}  loss {logs['loss']:.4f}  train acc {logs['accuracy']:.4f}  "
-                 f"test acc {logs['val_accuracy']:.4f}  {logs['seconds']:.1f} s")
+        self.log(
+            f"epoch {epoch + 1}/{self.epochs}  loss {logs['loss']:.4f}  train acc {logs['accuracy']:.4f}  "
+            f"test acc {logs['val_accuracy']:.4f}  {logs['seconds']:.1f} s"
+        )
         if epoch + 1 < self.epochs:
             progress.start(epoch + 2)
 
     def _history(self) -> dict:
-        names = {"loss": "train_loss", "accuracy": "train_accuracy", "val_loss": "test_loss",
-                 "val_accuracy": "test_accuracy", "seconds": "seconds"}
+        names = {
+            "loss": "train_loss",
+            "accuracy": "train_accuracy",
+            "val_loss": "test_loss",
+            "val_accuracy": "test_accuracy",
+            "seconds": "seconds",
+        }
         return {new: list(self.history.get(old, [])) for old, new in names.items()}
 
     def _write_metrics(self, status: str, final: dict | None = None, stopped: dict | None = None) -> dict:
@@ -404,8 +453,12 @@ class Trainer:
             "seconds": time.perf_counter() - self._started,
             "history": history,
             "data": self._data_summary,
-            "model": {"name": self.model_name, "params": self.model.count_params(),
-                      "input_shape": list(self.model.input_shape), "classes": list(self.model.classes)},
+            "model": {
+                "name": self.model_name,
+                "params": self.model.count_params(),
+                "input_shape": list(self.model.input_shape),
+                "classes": list(self.model.classes),
+            },
             "args": self.settings(),
         }
         metrics.update(final or {})
@@ -430,8 +483,13 @@ class Trainer:
         predicted = self.model.predict(test.X)
         matrix = plots.confusion_matrix(test.y, predicted, self.model.classes, self.out / FILES["confusion"])
         plots.learning_curves(self.history, self.out / FILES["curves"])
-        final = {"train_accuracy": scores["accuracy"], "train_loss": scores["loss"], "seconds": seconds,
-                 "test_confusion": matrix.tolist(), "files": dict(FILES)}
+        final = {
+            "train_accuracy": scores["accuracy"],
+            "train_loss": scores["loss"],
+            "seconds": seconds,
+            "test_confusion": matrix.tolist(),
+            "files": dict(FILES),
+        }
         return self._write_metrics("completed", final)
 
 
@@ -451,8 +509,10 @@ def _resize(X: np.ndarray, n_H: int, n_W: int) -> np.ndarray:
     try:
         from PIL import Image
     except ImportError as exc:
-        raise ImportError(f"resizing images needs Pillow, which is not installed ({exc}); "
-                          f"install the training tool's extras with: {INSTALL}") from exc
+        raise ImportError(
+            f"resizing images needs Pillow, which is not installed ({exc}); "
+            f"install the training tool's extras with: {INSTALL}"
+        ) from exc
     out = np.empty((X.shape[0], n_H, n_W, X.shape[3]), dtype=np.float32)
     for i, image in enumerate(X):
         pixels = np.rint(image * 255).astype(np.uint8)
@@ -475,8 +535,10 @@ def _model_data(data, model, func: str):
     whole, test = _data.load(data)
     dataset, split = (whole, "all") if test is None else (test, "test")
     if dataset.X.shape[1:] != model.input_shape:
-        raise ValueError(f"{func}: the model takes images of shape {model.input_shape} (n_H, n_W, n_C) but "
-                         f"{dataset.source!r} holds images of shape {tuple(dataset.X.shape[1:])}")
+        raise ValueError(
+            f"{func}: the model takes images of shape {model.input_shape} (n_H, n_W, n_C) but "
+            f"{dataset.source!r} holds images of shape {tuple(dataset.X.shape[1:])}"
+        )
     return dataset, split
 
 
@@ -484,8 +546,10 @@ def _model_labels(dataset, model, func: str) -> np.ndarray:
     """The data's labels as indices into the model's classes, matched by class name."""
     unknown = [name for name in dataset.classes if name not in model.classes]
     if unknown:
-        raise ValueError(f"{func}: the data's classes {unknown} are not among the model's classes "
-                         f"{model.classes}; evaluate on data of the classes the model was trained on")
+        raise ValueError(
+            f"{func}: the data's classes {unknown} are not among the model's classes "
+            f"{model.classes}; evaluate on data of the classes the model was trained on"
+        )
     index = np.array([model.classes.index(name) for name in dataset.classes], dtype=np.int64)
     return index[dataset.y]
 
@@ -520,10 +584,22 @@ def evaluate(model, data) -> dict:
     per_class = []
     for k, name in enumerate(model.classes):
         examples, correct = int(matrix[k].sum()), int(matrix[k, k])
-        per_class.append({"class": name, "examples": examples, "correct": correct,
-                          "accuracy": correct / examples if examples else None})
-    return {"data": dataset.source, "split": split, "examples": len(y),
-            "accuracy": float(np.trace(matrix)) / len(y), "per_class": per_class, "confusion": matrix.tolist()}
+        per_class.append(
+            {
+                "class": name,
+                "examples": examples,
+                "correct": correct,
+                "accuracy": correct / examples if examples else None,
+            }
+        )
+    return {
+        "data": dataset.source,
+        "split": split,
+        "examples": len(y),
+        "accuracy": float(np.trace(matrix)) / len(y),
+        "per_class": per_class,
+        "confusion": matrix.tolist(),
+    }
 
 
 def predict_files(model, paths: Sequence) -> list[dict]:
@@ -556,10 +632,16 @@ def predict_files(model, paths: Sequence) -> list[dict]:
         images.append(image)
     probabilities = model.predict_proba(np.stack(images))
     results = []
-    for path, row in zip(paths, probabilities):
+    for path, row in zip(paths, probabilities, strict=False):
         best = int(row.argmax())
-        results.append({"path": os.fspath(path), "class": model.classes[best], "probability": float(row[best]),
-                        "probabilities": {name: float(p) for name, p in zip(model.classes, row)}})
+        results.append(
+            {
+                "path": os.fspath(path),
+                "class": model.classes[best],
+                "probability": float(row[best]),
+                "probabilities": {name: float(p) for name, p in zip(model.classes, row, strict=False)},
+            }
+        )
     return results
 
 
@@ -602,8 +684,13 @@ def _check_loss(rng: np.random.Generator, tol: float):
 
     logits, y = rng.normal(size=(4, 5)), rng.integers(0, 5, size=4)
     _, dlogits = softmax_cross_entropy(logits, y)
-    return check_gradients(lambda logits: np.array(softmax_cross_entropy(logits, y)[0]),
-                           {"logits": logits}, {"logits": dlogits}, np.array(1.0), tol=tol)
+    return check_gradients(
+        lambda logits: np.array(softmax_cross_entropy(logits, y)[0]),
+        {"logits": logits},
+        {"logits": dlogits},
+        np.array(1.0),
+        tol=tol,
+    )
 
 
 def _check_model(rng: np.random.Generator, tol: float):
@@ -619,8 +706,12 @@ def _check_model(rng: np.random.Generator, tol: float):
         softmax_cross_entropy,
     )
 
-    model = Sequential([Conv2D(3, 3), ReLU(), MaxPool2D(2), Flatten(), Dense(3)], (4, 4, 2),
-                       seed=int(rng.integers(2**31)), dtype=np.float64)
+    model = Sequential(
+        [Conv2D(3, 3), ReLU(), MaxPool2D(2), Flatten(), Dense(3)],
+        (4, 4, 2),
+        seed=int(rng.integers(2**31)),
+        dtype=np.float64,
+    )
     for layer in model.layers:
         if "b" in layer.params:
             layer.params["b"] = layer.params["b"] + rng.normal(scale=0.1, size=layer.params["b"].shape)

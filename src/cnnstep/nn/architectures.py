@@ -51,9 +51,14 @@ def application(input_shape, n_classes, seed=0, dtype=np.float32, classes=None) 
     """
     n_classes = _n_classes(n_classes, "application")
     layers = [
-        Conv2D(8, 4, stride=1, pad="same"), ReLU(), MaxPool2D(8, stride=8, pad="same"),
-        Conv2D(16, 2, stride=1, pad="same"), ReLU(), MaxPool2D(4, stride=4, pad="same"),
-        Flatten(), Dense(n_classes),
+        Conv2D(8, 4, stride=1, pad="same"),
+        ReLU(),
+        MaxPool2D(8, stride=8, pad="same"),
+        Conv2D(16, 2, stride=1, pad="same"),
+        ReLU(),
+        MaxPool2D(4, stride=4, pad="same"),
+        Flatten(),
+        Dense(n_classes),
     ]
     return Sequential(layers, input_shape, classes=classes, seed=seed, dtype=dtype)
 

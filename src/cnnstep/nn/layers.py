@@ -46,8 +46,7 @@ def example_shape(shape, func: str, name: str = "input_shape", ndim: int | None 
     if not isinstance(shape, (tuple, list)) or not shape:
         raise TypeError(f"{func}: {name} must be a tuple of positive integers{layout}, got {_checks.show(shape)}")
     if ndim is not None and len(shape) != ndim:
-        raise ValueError(f"{func}: {name} must have {ndim} item{'s' if ndim > 1 else ''}{layout}, "
-                         f"got {tuple(shape)!r}")
+        raise ValueError(f"{func}: {name} must have {ndim} item{'s' if ndim > 1 else ''}{layout}, got {tuple(shape)!r}")
     if not all(_checks.is_int(d) and d >= 1 for d in shape):
         raise ValueError(f"{func}: {name} must be a tuple of positive integers{layout}, got {tuple(shape)!r}")
     return tuple(int(d) for d in shape)
@@ -217,13 +216,17 @@ class Layer:
         """Check a batch against the built input shape."""
         func = f"{self._name}.forward"
         if not self.built:
-            raise RuntimeError(f"{func}: the layer is not built; call build(input_shape, rng, dtype) first "
-                               f"(Sequential does this for its layers)")
+            raise RuntimeError(
+                f"{func}: the layer is not built; call build(input_shape, rng, dtype) first "
+                f"(Sequential does this for its layers)"
+            )
         x = _checks.real_array(x, func, "x")
         if x.shape[1:] != self.input_shape or x.ndim != len(self.input_shape) + 1:
             expected = ("m",) + self.input_shape
-            raise ValueError(f"{func}: x must have shape ({', '.join(map(str, expected))}) for the input shape "
-                             f"{self.input_shape} the layer was built for, got shape {x.shape}")
+            raise ValueError(
+                f"{func}: x must have shape ({', '.join(map(str, expected))}) for the input shape "
+                f"{self.input_shape} the layer was built for, got shape {x.shape}"
+            )
         return x
 
     def _keep(self, cache, training: bool, out_shape: tuple) -> None:
@@ -279,8 +282,13 @@ class Conv2D(Layer):
         self.hparameters = {"stride": self.stride, "pad": self.pad}
 
     def _args(self) -> dict:
-        return {"filters": self.filters, "kernel_size": self.kernel_size, "stride": self.stride,
-                "pad": self.pad, "init": self.init}
+        return {
+            "filters": self.filters,
+            "kernel_size": self.kernel_size,
+            "stride": self.stride,
+            "pad": self.pad,
+            "init": self.init,
+        }
 
     def describe(self) -> str:
         (f_h, f_w), (s_h, s_w) = self.kernel_size, self.stride
@@ -291,15 +299,22 @@ class Conv2D(Layer):
         n_H_prev, n_W_prev, n_C_prev = example_shape(input_shape, self._name, ndim=3)
         f_h, f_w = self.kernel_size
         # the blocks' own shape rule and errors
-        g = _checks.conv_geometry((0, n_H_prev, n_W_prev, n_C_prev), (f_h, f_w, n_C_prev, self.filters),
-                                  self.hparameters, self._name)
+        g = _checks.conv_geometry(
+            (0, n_H_prev, n_W_prev, n_C_prev), (f_h, f_w, n_C_prev, self.filters), self.hparameters, self._name
+        )
         return (g.n_H, g.n_W, self.filters)
 
     def _create_params(self, input_shape, rng, dtype) -> dict:
         f_h, f_w = self.kernel_size
         n_C_prev = input_shape[2]
-        W = initial_weights(rng, (f_h, f_w, n_C_prev, self.filters), fan_in=f_h * f_w * n_C_prev,
-                            fan_out=f_h * f_w * self.filters, init=self.init, dtype=dtype)
+        W = initial_weights(
+            rng,
+            (f_h, f_w, n_C_prev, self.filters),
+            fan_in=f_h * f_w * n_C_prev,
+            fan_out=f_h * f_w * self.filters,
+            init=self.init,
+            dtype=dtype,
+        )
         return {"W": W, "b": np.zeros((1, 1, 1, self.filters), dtype=dtype)}
 
     def forward(self, x, training=True):
@@ -337,8 +352,7 @@ class _Pool2D(Layer):
         if not isinstance(self.pad, str):
             (top, bottom), (left, right) = self.pad
             if max(top, bottom) >= self.f[0] or max(left, right) >= self.f[1]:
-                raise ValueError(f"{func}: pad must be smaller than the window f={self.f} on every side, "
-                                 f"got {pad!r}")
+                raise ValueError(f"{func}: pad must be smaller than the window f={self.f} on every side, got {pad!r}")
         self.hparameters = {"f": self.f, "stride": self.stride, "pad": self.pad}
 
     def _args(self) -> dict:
@@ -512,8 +526,12 @@ class Dense(Layer):
         x = self._input(x)
         m, (n,) = x.shape[0], self.input_shape
         # m n , n k -> m k, as the convolution m 1 1 n , 1 1 n k -> m 1 1 k
-        Z, cache = cnnstep.conv_forward(x.reshape(m, 1, 1, n), self.params["W"].reshape(1, 1, n, self.units),
-                                        self.params["b"].reshape(1, 1, 1, self.units), _POINTWISE)
+        Z, cache = cnnstep.conv_forward(
+            x.reshape(m, 1, 1, n),
+            self.params["W"].reshape(1, 1, n, self.units),
+            self.params["b"].reshape(1, 1, 1, self.units),
+            _POINTWISE,
+        )
         Z = Z.reshape(m, self.units)
         self._keep(cache, training, Z.shape)
         return Z

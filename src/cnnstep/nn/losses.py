@@ -31,8 +31,10 @@ def class_labels(y, m: int, k: int, func: str, name: str = "y") -> np.ndarray:
     """Check integer class labels: shape (m,), every value in ``0..k-1``."""
     y = _checks.real_array(y, func, name)
     if y.dtype.kind not in "iu":
-        raise TypeError(f"{func}: {name} must hold integer class indices 0..{k - 1}, got dtype {y.dtype} "
-                        f"(convert with {name}.astype(int); one-hot labels: {name}.argmax(axis=1))")
+        raise TypeError(
+            f"{func}: {name} must hold integer class indices 0..{k - 1}, got dtype {y.dtype} "
+            f"(convert with {name}.astype(int); one-hot labels: {name}.argmax(axis=1))"
+        )
     if y.shape != (m,):
         hint = ""
         if y.shape == (m, k):

@@ -83,12 +83,15 @@ def _schedule(lr_schedule, optimizer, func: str):
     elif callable(lr_schedule):
         schedule = lr_schedule
     else:
-        raise ValueError(f'{func}: lr_schedule must be None, "cosine" or a callable (epoch, epochs) -> factor, '
-                         f"got {_checks.show(lr_schedule)}")
+        raise ValueError(
+            f'{func}: lr_schedule must be None, "cosine" or a callable (epoch, epochs) -> factor, '
+            f"got {_checks.show(lr_schedule)}"
+        )
     lr = getattr(optimizer, "lr", None)
     if not isinstance(lr, (int, float)) or isinstance(lr, bool):
-        raise TypeError(f"{func}: lr_schedule needs an optimizer with a numeric lr attribute, "
-                        f"got {_checks.show(optimizer)}")
+        raise TypeError(
+            f"{func}: lr_schedule needs an optimizer with a numeric lr attribute, got {_checks.show(optimizer)}"
+        )
     return schedule
 
 
@@ -139,8 +142,10 @@ class Sequential:
         try:
             self.output_shapes = self._build(np.random.default_rng(self.seed))
             if len(self.output_shapes[-1]) != 1:
-                raise ValueError(f"{func}: the last layer must output a flat vector of class scores (k,), "
-                                 f"got {self.output_shapes[-1]}: end the model with Flatten() and Dense(k)")
+                raise ValueError(
+                    f"{func}: the last layer must output a flat vector of class scores (k,), "
+                    f"got {self.output_shapes[-1]}: end the model with Flatten() and Dense(k)"
+                )
             self.classes = _class_names(classes, self.output_shapes[-1][0])
         except Exception:
             for layer in self.layers:  # the layers stay usable in a corrected model
@@ -155,13 +160,13 @@ class Sequential:
             raise TypeError(f"{func}: layers must be a non-empty list of layers, got {_checks.show(layers)}")
         for i, layer in enumerate(layers):
             if not isinstance(layer, Layer):
-                raise TypeError(f"{func}: layers[{i}] must be a layer (Conv2D, ReLU, ...), "
-                                f"got {_checks.show(layer)}")
+                raise TypeError(f"{func}: layers[{i}] must be a layer (Conv2D, ReLU, ...), got {_checks.show(layer)}")
             if any(layer is other for other in layers[:i]):
                 raise ValueError(f"{func}: layers[{i}] is the same object as an earlier layer; create a new one")
             if layer.built:
-                raise ValueError(f"{func}: layers[{i}] {layer!r} is already built (part of another model?); "
-                                 f"create a new one")
+                raise ValueError(
+                    f"{func}: layers[{i}] {layer!r} is already built (part of another model?); create a new one"
+                )
         return list(layers)
 
     def _build(self, rng: np.random.Generator) -> list:
@@ -170,8 +175,9 @@ class Sequential:
             try:
                 layer.output_shape(shape)
             except ValueError as exc:
-                raise ValueError(f"Sequential: layer {i} {layer!r} cannot take its input of shape {shape}: "
-                                 f"{exc}") from None
+                raise ValueError(
+                    f"Sequential: layer {i} {layer!r} cannot take its input of shape {shape}: {exc}"
+                ) from None
             layer.build(shape, rng, self.dtype)
             shape = layer.output_shape(shape)
             shapes.append(shape)
@@ -190,9 +196,10 @@ class Sequential:
         """A table of the layers: configuration, output shape, parameter count; then the total."""
         rows = [("#", "Layer", "Configuration", "Output shape", "Params")]
         rows.append(("", "Input", "", str((None,) + self.input_shape), ""))
-        for i, (layer, shape) in enumerate(zip(self.layers, self.output_shapes)):
-            rows.append((str(i), type(layer).__name__, layer.describe(), str((None,) + shape),
-                         f"{layer.count_params():,}"))
+        for i, (layer, shape) in enumerate(zip(self.layers, self.output_shapes, strict=False)):
+            rows.append(
+                (str(i), type(layer).__name__, layer.describe(), str((None,) + shape), f"{layer.count_params():,}")
+            )
         widths = [max(len(row[c]) for row in rows) for c in range(5)]
 
         def line(row):
@@ -201,20 +208,33 @@ class Sequential:
 
         rule = "  ".join("-" * w for w in widths)
         total = self.count_params()
-        out = [f"Sequential: input {self.input_shape}, {self.n_classes} classes, {self.dtype}",
-               line(rows[0]), rule, *(line(r) for r in rows[1:]), rule,
-               f"Total params: {total:,}"]
+        out = [
+            f"Sequential: input {self.input_shape}, {self.n_classes} classes, {self.dtype}",
+            line(rows[0]),
+            rule,
+            *(line(r) for r in rows[1:]),
+            rule,
+            f"Total params: {total:,}",
+        ]
         return "\n".join(out)
 
     def config(self) -> dict:
         """The architecture as a JSON-able dict (what :meth:`save` stores besides the arrays)."""
-        return {"format": FORMAT, "version": FORMAT_VERSION, "input_shape": list(self.input_shape),
-                "classes": list(self.classes), "dtype": self.dtype.name, "seed": self.seed,
-                "layers": [layer.config() for layer in self.layers]}
+        return {
+            "format": FORMAT,
+            "version": FORMAT_VERSION,
+            "input_shape": list(self.input_shape),
+            "classes": list(self.classes),
+            "dtype": self.dtype.name,
+            "seed": self.seed,
+            "layers": [layer.config() for layer in self.layers],
+        }
 
     def __repr__(self) -> str:
-        return (f"Sequential({len(self.layers)} layers, input_shape={self.input_shape}, "
-                f"classes={self.n_classes}, params={self.count_params():,})")
+        return (
+            f"Sequential({len(self.layers)} layers, input_shape={self.input_shape}, "
+            f"classes={self.n_classes}, params={self.count_params():,})"
+        )
 
     # ----------------------------------------------------------------------- checks
 
@@ -227,8 +247,10 @@ class Sequential:
                 hint = f" -- one image? pass {name}[None]"
             elif X.ndim == 4 and X.shape[1:] == (n_C, n_H, n_W):
                 hint = " -- channels first? cnnstep is channels-last: transpose to (m, n_H, n_W, n_C)"
-            raise ValueError(f"{func}: {name} must have shape (m, {', '.join(map(str, self.input_shape))}) "
-                             f"(m examples of the model's input_shape {self.input_shape}), got shape {X.shape}{hint}")
+            raise ValueError(
+                f"{func}: {name} must have shape (m, {', '.join(map(str, self.input_shape))}) "
+                f"(m examples of the model's input_shape {self.input_shape}), got shape {X.shape}{hint}"
+            )
         return X
 
     def _data(self, X, y, func: str, names=("X", "y")):
@@ -254,8 +276,9 @@ class Sequential:
         the layers before the first one with parameters are not called at all, and that
         layer skips its own input gradient (a large part of a first convolution's work).
         """
-        first = 0 if input_gradient else next(
-            (i for i, layer in enumerate(self.layers) if layer.params), len(self.layers))
+        first = (
+            0 if input_gradient else next((i for i, layer in enumerate(self.layers) if layer.params), len(self.layers))
+        )
         grad = dlogits
         for i in range(len(self.layers) - 1, first - 1, -1):
             grad = self.layers[i].backward(grad, input_gradient=input_gradient or i > first)
@@ -263,13 +286,29 @@ class Sequential:
 
     def params_and_grads(self) -> list:
         """``(key, param, grad)`` for every parameter, keys ``"<layer index>.<name>"``."""
-        return [(f"{i}.{name}", param, layer.grads[name])
-                for i, layer in enumerate(self.layers) for name, param in layer.params.items()]
+        return [
+            (f"{i}.{name}", param, layer.grads[name])
+            for i, layer in enumerate(self.layers)
+            for name, param in layer.params.items()
+        ]
 
     # ----------------------------------------------------------------------- training
 
-    def fit(self, X, y, epochs=10, batch_size=32, optimizer=None, shuffle=True, seed=0,
-            validation_data=None, on_batch_end=None, on_epoch_end=None, lr_schedule=None, augment=None) -> dict:
+    def fit(
+        self,
+        X,
+        y,
+        epochs=10,
+        batch_size=32,
+        optimizer=None,
+        shuffle=True,
+        seed=0,
+        validation_data=None,
+        on_batch_end=None,
+        on_epoch_end=None,
+        lr_schedule=None,
+        augment=None,
+    ) -> dict:
         """Train on mini-batches with softmax cross-entropy.
 
         Parameters
@@ -317,8 +356,10 @@ class Sequential:
         batch_size = _layers.positive_int(batch_size, func, "batch_size")
         optimizer = Adam() if optimizer is None else optimizer
         if not callable(getattr(optimizer, "step", None)):
-            raise TypeError(f"{func}: optimizer must have a step(params_and_grads) method (SGD, Adam), "
-                            f"got {_checks.show(optimizer)}")
+            raise TypeError(
+                f"{func}: optimizer must have a step(params_and_grads) method (SGD, Adam), "
+                f"got {_checks.show(optimizer)}"
+            )
         if not _checks.is_int(seed):
             raise TypeError(f"{func}: seed must be an integer, got {_checks.show(seed)}")
         validation = self._validation(validation_data, func)
@@ -328,14 +369,41 @@ class Sequential:
         schedule = _schedule(lr_schedule, optimizer, func)
         base_lr = getattr(optimizer, "lr", None)
         try:
-            return self._fit(X, y, epochs, batch_size, optimizer, shuffle, seed, validation,
-                             on_batch_end, on_epoch_end, schedule, base_lr, augment)
+            return self._fit(
+                X,
+                y,
+                epochs,
+                batch_size,
+                optimizer,
+                shuffle,
+                seed,
+                validation,
+                on_batch_end,
+                on_epoch_end,
+                schedule,
+                base_lr,
+                augment,
+            )
         finally:
             if schedule is not None:
                 optimizer.lr = base_lr
 
-    def _fit(self, X, y, epochs, batch_size, optimizer, shuffle, seed, validation, on_batch_end, on_epoch_end,
-             schedule, base_lr, augment) -> dict:
+    def _fit(
+        self,
+        X,
+        y,
+        epochs,
+        batch_size,
+        optimizer,
+        shuffle,
+        seed,
+        validation,
+        on_batch_end,
+        on_epoch_end,
+        schedule,
+        base_lr,
+        augment,
+    ) -> dict:
         rng = np.random.default_rng(int(seed))
         history = {key: [] for key in HISTORY_KEYS}
         m = len(X)
@@ -374,8 +442,9 @@ class Sequential:
         if validation_data is None:
             return None
         if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
-            raise TypeError(f"{func}: validation_data must be a pair (X_val, y_val), "
-                            f"got {_checks.show(validation_data)}")
+            raise TypeError(
+                f"{func}: validation_data must be a pair (X_val, y_val), got {_checks.show(validation_data)}"
+            )
         return self._data(*validation_data, func, names=("validation_data[0]", "validation_data[1]"))
 
     def _train_step(self, Xb, yb, optimizer, epoch, epochs, b, n_batches):
@@ -396,10 +465,11 @@ class Sequential:
         else:
             lr = getattr(optimizer, "lr", None)
             now = f" (now {lr:g})" if isinstance(lr, float) else ""
-            hint = (f"lower the learning rate{now}, e.g. by a factor of 10, and train a fresh model; "
-                    f"these weights are no longer usable")
-        return TrainingDiverged(f"Sequential.fit: the training loss became {loss} in {where}: {hint}",
-                                epoch + 1, b + 1)
+            hint = (
+                f"lower the learning rate{now}, e.g. by a factor of 10, and train a fresh model; "
+                f"these weights are no longer usable"
+            )
+        return TrainingDiverged(f"Sequential.fit: the training loss became {loss} in {where}: {hint}", epoch + 1, b + 1)
 
     # ----------------------------------------------------------------------- inference
 
@@ -442,8 +512,9 @@ class Sequential:
         all (through a temporary file in the same folder). Returns the path.
         """
         path = os.fspath(path)
-        arrays = {_param_key(i, name): param
-                  for i, layer in enumerate(self.layers) for name, param in layer.params.items()}
+        arrays = {
+            _param_key(i, name): param for i, layer in enumerate(self.layers) for name, param in layer.params.items()
+        }
         arrays[ARCHITECTURE_KEY] = np.array(json.dumps(self.config()))
         tmp = f"{path}.{secrets.token_hex(4)}.tmp"
         try:
@@ -480,37 +551,48 @@ def load_model(path) -> Sequential:
         try:
             archive = np.load(file, allow_pickle=False)
         except _UNREADABLE as exc:
-            raise ModelFileError(f"load_model: {name!r} is not a cnnstep model file (.npz written by "
-                                 f"Sequential.save): {type(exc).__name__}: {exc}") from exc
+            raise ModelFileError(
+                f"load_model: {name!r} is not a cnnstep model file (.npz written by "
+                f"Sequential.save): {type(exc).__name__}: {exc}"
+            ) from exc
         if not isinstance(archive, np.lib.npyio.NpzFile):
-            raise ModelFileError(f"load_model: {name!r} is not a cnnstep model file: it holds a single NumPy "
-                                 f"array, not the .npz archive Sequential.save writes")
+            raise ModelFileError(
+                f"load_model: {name!r} is not a cnnstep model file: it holds a single NumPy "
+                f"array, not the .npz archive Sequential.save writes"
+            )
         with archive:
             try:
                 return _model_from(archive, name)
             except ModelFileError:
                 raise
             except _UNREADABLE as exc:
-                raise ModelFileError(f"load_model: {name!r} is not a valid cnnstep model file (corrupt or "
-                                     f"truncated?): {type(exc).__name__}: {exc}") from exc
+                raise ModelFileError(
+                    f"load_model: {name!r} is not a valid cnnstep model file (corrupt or "
+                    f"truncated?): {type(exc).__name__}: {exc}"
+                ) from exc
 
 
 def _architecture(archive, name: str) -> dict:
     """The JSON architecture, after checking that it is ours and of a version we read."""
     if ARCHITECTURE_KEY not in archive.files:
-        raise ModelFileError(f"load_model: {name!r} is a NumPy archive but not a cnnstep model: it has no "
-                             f"{ARCHITECTURE_KEY!r} entry (entries: {sorted(archive.files)[:8]})")
+        raise ModelFileError(
+            f"load_model: {name!r} is a NumPy archive but not a cnnstep model: it has no "
+            f"{ARCHITECTURE_KEY!r} entry (entries: {sorted(archive.files)[:8]})"
+        )
     text = archive[ARCHITECTURE_KEY]
     if text.dtype.kind != "U" or text.ndim != 0:
-        raise ModelFileError(f"load_model: {name!r}: the {ARCHITECTURE_KEY!r} entry must be a JSON string, "
-                             f"got an array of shape {text.shape} and dtype {text.dtype}")
+        raise ModelFileError(
+            f"load_model: {name!r}: the {ARCHITECTURE_KEY!r} entry must be a JSON string, "
+            f"got an array of shape {text.shape} and dtype {text.dtype}"
+        )
     arch = json.loads(str(text[()]))
     if not isinstance(arch, dict) or arch.get("format") != FORMAT:
         raise ModelFileError(f"load_model: {name!r}: the architecture is not one of a {FORMAT} model")
     version = arch.get("version")
     if not _checks.is_int(version) or not 1 <= version <= FORMAT_VERSION:
-        raise ModelFileError(f"load_model: {name!r} has format version {version!r}; this cnnstep reads "
-                             f"versions 1 to {FORMAT_VERSION}")
+        raise ModelFileError(
+            f"load_model: {name!r} has format version {version!r}; this cnnstep reads versions 1 to {FORMAT_VERSION}"
+        )
     return arch
 
 
@@ -520,8 +602,13 @@ def _model_from(archive, name: str) -> Sequential:
     layer_configs = arch["layers"]
     if not isinstance(layer_configs, list):
         raise ModelFileError(f"load_model: {name!r}: the architecture's layers must be a list")
-    model = Sequential([layer_from_config(c) for c in layer_configs], tuple(arch["input_shape"]),
-                       classes=arch["classes"], seed=arch.get("seed", 0), dtype=arch["dtype"])
+    model = Sequential(
+        [layer_from_config(c) for c in layer_configs],
+        tuple(arch["input_shape"]),
+        classes=arch["classes"],
+        seed=arch.get("seed", 0),
+        dtype=arch["dtype"],
+    )
     expected = {ARCHITECTURE_KEY}
     for i, layer in enumerate(model.layers):
         for pname, param in layer.params.items():
@@ -531,8 +618,10 @@ def _model_from(archive, name: str) -> Sequential:
                 raise ModelFileError(f"load_model: {name!r} lacks the parameter {key!r} of layer {i} {layer!r}")
             stored = archive[key]
             if stored.shape != param.shape or stored.dtype != param.dtype:
-                raise ModelFileError(f"load_model: {name!r}: the parameter {key!r} has shape {stored.shape} and "
-                                     f"dtype {stored.dtype}, layer {i} {layer!r} needs {param.shape} {param.dtype}")
+                raise ModelFileError(
+                    f"load_model: {name!r}: the parameter {key!r} has shape {stored.shape} and "
+                    f"dtype {stored.dtype}, layer {i} {layer!r} needs {param.shape} {param.dtype}"
+                )
             np.copyto(param, stored)
     extra = sorted(set(archive.files) - expected)
     if extra:

@@ -17,8 +17,9 @@ from cnnstep._kernels import checks as _checks
 __all__ = ["Optimizer", "SGD", "Adam"]
 
 
-def _number(value, func: str, name: str, low: float, high: float = math.inf, low_open: bool = True,
-            high_open: bool = True) -> float:
+def _number(
+    value, func: str, name: str, low: float, high: float = math.inf, low_open: bool = True, high_open: bool = True
+) -> float:
     """A real number in the interval (low, high) (ends open or closed as told)."""
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)):
         raise TypeError(f"{func}: {name} must be a number, got {_checks.show(value)}")
@@ -51,17 +52,21 @@ class Optimizer:
     def _slots(self, key, param, grad, func: str, count: int) -> list:
         """Check one triple; return the ``count`` state arrays kept for ``key`` (zeros at first)."""
         if not isinstance(param, np.ndarray) or param.dtype.kind != "f":
-            raise TypeError(f"{func}: the parameter {key!r} must be a float ndarray (updated in place), "
-                            f"got {_checks.show(param)}")
+            raise TypeError(
+                f"{func}: the parameter {key!r} must be a float ndarray (updated in place), got {_checks.show(param)}"
+            )
         if np.shape(grad) != param.shape:
-            raise ValueError(f"{func}: the gradient of {key!r} must have the parameter's shape {param.shape}, "
-                             f"got {np.shape(grad)}")
+            raise ValueError(
+                f"{func}: the gradient of {key!r} must have the parameter's shape {param.shape}, got {np.shape(grad)}"
+            )
         slots = self.state.get(key)
         if slots is None:
             slots = self.state[key] = [np.zeros_like(param) for _ in range(count)]
         elif slots[0].shape != param.shape:
-            raise ValueError(f"{func}: the parameter {key!r} changed shape from {slots[0].shape} to {param.shape}; "
-                             f"use a new optimizer for a new model")
+            raise ValueError(
+                f"{func}: the parameter {key!r} changed shape from {slots[0].shape} to {param.shape}; "
+                f"use a new optimizer for a new model"
+            )
         return slots
 
     def step(self, params_and_grads) -> None:
