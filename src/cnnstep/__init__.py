@@ -8,12 +8,14 @@ the letter of its API and vectorized::
 
 Arrays are channels-last, (m, n_H, n_W, n_C). :mod:`cnnstep.reference` holds the same
 eight functions as plain loops (the teaching version and test oracle);
-:mod:`cnnstep.gradcheck` checks any backward against finite differences.
+:mod:`cnnstep.gradcheck` checks any backward against finite differences;
+:mod:`cnnstep.nn` builds networks from the blocks, and :func:`load_model` reads one back.
 """
 
 from cnnstep._kernels.config import set_workspace_limit, workspace_limit
 from cnnstep._kernels.parallel import num_threads, set_num_threads
 from cnnstep.conv import conv_backward, conv_forward, conv_single_step, zero_pad
+from cnnstep.nn.io import load_model
 from cnnstep.pool import (
     create_mask_from_window,
     distribute_value,
@@ -36,4 +38,5 @@ __all__ = [
     "workspace_limit",
     "set_num_threads",
     "num_threads",
+    "load_model",
 ]

@@ -29,7 +29,8 @@ from cnnstep.nn.layers import (
     layer_from_config,
 )
 from cnnstep.nn.losses import softmax, softmax_cross_entropy
-from cnnstep.nn.model import ModelFileError, Sequential, TrainingDiverged, load_model
+from cnnstep.nn.io import ModelFileError, load_model
+from cnnstep.nn.model import Sequential, TrainingDiverged
 from cnnstep.nn.optim import SGD, Adam, Optimizer
 
 __all__ = [

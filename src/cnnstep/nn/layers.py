@@ -156,6 +156,9 @@ class Layer:
     def _create_params(self, input_shape: tuple, rng: np.random.Generator, dtype: np.dtype) -> dict:
         return {}
 
+    def place_last(self) -> None:
+        """Told by a model that this layer gives its logits (softmax follows); most layers need nothing."""
+
     def forward(self, x, training=True) -> np.ndarray:
         """A batch ``(m, *input_shape)`` -> ``(m, *output_shape)``; ``training`` keeps the cache."""
         raise NotImplementedError(f"{self._name}.forward")
@@ -503,6 +506,11 @@ class Dense(Layer):
 
     def describe(self) -> str:
         return f"{self.units} units"
+
+    def place_last(self) -> None:
+        """Glorot uniform unless an init was asked for: softmax, not ReLU, follows the logits."""
+        if self.init is None:
+            self.init = "glorot"
 
     def unbuild(self) -> None:
         super().unbuild()

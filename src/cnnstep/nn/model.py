@@ -3,25 +3,20 @@
 ``Sequential(layers, input_shape)`` builds each layer for the output shape of the one
 before it. Images are channels-last, ``X (m, n_H, n_W, n_C)``; labels are integer class
 indices ``y (m,)``; the last layer gives the logits ``(m, k)`` and the softmax lives in the
-loss. ``save`` writes one ``.npz`` -- every parameter array plus the architecture as JSON
--- that ``np.load(path, allow_pickle=False)`` reads and :func:`load_model` rebuilds.
+loss. ``save`` writes one ``.npz`` that :func:`cnnstep.nn.io.load_model` rebuilds (the file
+format lives in :mod:`cnnstep.nn.io`).
 """
 
 from __future__ import annotations
 
-import json
 import math
-import os
-import secrets
 import time
-import zipfile
-import zlib
 
 import numpy as np
 
 from cnnstep._kernels import checks as _checks
 from cnnstep.nn import layers as _layers
-from cnnstep.nn.layers import Dense, Layer, layer_from_config
+from cnnstep.nn.layers import Layer
 from cnnstep.nn.losses import (
     class_labels,
     cross_entropy_sum,
@@ -30,16 +25,11 @@ from cnnstep.nn.losses import (
 )
 from cnnstep.nn.optim import Adam
 
-__all__ = ["Sequential", "TrainingDiverged", "ModelFileError", "load_model", "FORMAT", "FORMAT_VERSION"]
+__all__ = ["Sequential", "TrainingDiverged"]
 
-FORMAT = "cnnstep.nn.Sequential"
+FORMAT = "cnnstep.nn.Sequential"  # the "format" of config(), which cnnstep.nn.io checks when loading
 FORMAT_VERSION = 1
-ARCHITECTURE_KEY = "architecture"
 HISTORY_KEYS = ("loss", "accuracy", "val_loss", "val_accuracy", "seconds")
-
-
-class ModelFileError(ValueError):
-    """A file that :func:`load_model` cannot read as a model (its message names the file)."""
 
 
 class TrainingDiverged(ValueError):
@@ -49,10 +39,6 @@ class TrainingDiverged(ValueError):
         super().__init__(message)
         self.epoch = epoch
         self.batch = batch
-
-
-def _param_key(index: int, name: str) -> str:
-    return f"param.{index}.{name}"
 
 
 def _class_names(classes, k: int) -> list[str]:
@@ -136,9 +122,7 @@ class Sequential:
         if not _checks.is_int(seed):
             raise TypeError(f"{func}: seed must be an integer, got {_checks.show(seed)}")
         self.seed = int(seed)
-        final = self.layers[-1]
-        if isinstance(final, Dense) and final.init is None:
-            final.init = "glorot"
+        self.layers[-1].place_last()  # softmax follows the last layer
         try:
             self.output_shapes = self._build(np.random.default_rng(self.seed))
             if len(self.output_shapes[-1]) != 1:
@@ -511,119 +495,6 @@ class Sequential:
         ``np.load(path, allow_pickle=False)`` reads it. The file is written whole or not at
         all (through a temporary file in the same folder). Returns the path.
         """
-        path = os.fspath(path)
-        arrays = {
-            _param_key(i, name): param for i, layer in enumerate(self.layers) for name, param in layer.params.items()
-        }
-        arrays[ARCHITECTURE_KEY] = np.array(json.dumps(self.config()))
-        tmp = f"{path}.{secrets.token_hex(4)}.tmp"
-        try:
-            with open(tmp, "xb") as file:
-                np.savez(file, **arrays)
-            os.replace(tmp, path)
-        except BaseException:
-            if os.path.exists(tmp):
-                os.remove(tmp)
-            raise
-        return path
+        from cnnstep.nn import io
 
-
-# --------------------------------------------------------------------------- loading
-
-_UNREADABLE = (zipfile.BadZipFile, zlib.error, OSError, EOFError, KeyError, ValueError, TypeError)
-
-
-def load_model(path) -> Sequential:
-    """Rebuild a model written by :meth:`Sequential.save`; it predicts identically.
-
-    Raises
-    ------
-    FileNotFoundError
-        No file at ``path``.
-    ModelFileError (a ValueError)
-        The file is not a cnnstep model: not a zip, truncated, corrupt, a NumPy archive
-        written by something else, or a newer format version. The message names the file.
-    """
-    name = os.fspath(path)
-    if not os.path.isfile(name):
-        raise FileNotFoundError(f"load_model: no model file at {name!r}")
-    with open(name, "rb") as file:  # ours to close, whatever np.load makes of it
-        try:
-            archive = np.load(file, allow_pickle=False)
-        except _UNREADABLE as exc:
-            raise ModelFileError(
-                f"load_model: {name!r} is not a cnnstep model file (.npz written by "
-                f"Sequential.save): {type(exc).__name__}: {exc}"
-            ) from exc
-        if not isinstance(archive, np.lib.npyio.NpzFile):
-            raise ModelFileError(
-                f"load_model: {name!r} is not a cnnstep model file: it holds a single NumPy "
-                f"array, not the .npz archive Sequential.save writes"
-            )
-        with archive:
-            try:
-                return _model_from(archive, name)
-            except ModelFileError:
-                raise
-            except _UNREADABLE as exc:
-                raise ModelFileError(
-                    f"load_model: {name!r} is not a valid cnnstep model file (corrupt or "
-                    f"truncated?): {type(exc).__name__}: {exc}"
-                ) from exc
-
-
-def _architecture(archive, name: str) -> dict:
-    """The JSON architecture, after checking that it is ours and of a version we read."""
-    if ARCHITECTURE_KEY not in archive.files:
-        raise ModelFileError(
-            f"load_model: {name!r} is a NumPy archive but not a cnnstep model: it has no "
-            f"{ARCHITECTURE_KEY!r} entry (entries: {sorted(archive.files)[:8]})"
-        )
-    text = archive[ARCHITECTURE_KEY]
-    if text.dtype.kind != "U" or text.ndim != 0:
-        raise ModelFileError(
-            f"load_model: {name!r}: the {ARCHITECTURE_KEY!r} entry must be a JSON string, "
-            f"got an array of shape {text.shape} and dtype {text.dtype}"
-        )
-    arch = json.loads(str(text[()]))
-    if not isinstance(arch, dict) or arch.get("format") != FORMAT:
-        raise ModelFileError(f"load_model: {name!r}: the architecture is not one of a {FORMAT} model")
-    version = arch.get("version")
-    if not _checks.is_int(version) or not 1 <= version <= FORMAT_VERSION:
-        raise ModelFileError(
-            f"load_model: {name!r} has format version {version!r}; this cnnstep reads versions 1 to {FORMAT_VERSION}"
-        )
-    return arch
-
-
-def _model_from(archive, name: str) -> Sequential:
-    """Build the architecture, then copy in every parameter, checking shape and dtype."""
-    arch = _architecture(archive, name)
-    layer_configs = arch["layers"]
-    if not isinstance(layer_configs, list):
-        raise ModelFileError(f"load_model: {name!r}: the architecture's layers must be a list")
-    model = Sequential(
-        [layer_from_config(c) for c in layer_configs],
-        tuple(arch["input_shape"]),
-        classes=arch["classes"],
-        seed=arch.get("seed", 0),
-        dtype=arch["dtype"],
-    )
-    expected = {ARCHITECTURE_KEY}
-    for i, layer in enumerate(model.layers):
-        for pname, param in layer.params.items():
-            key = _param_key(i, pname)
-            expected.add(key)
-            if key not in archive.files:
-                raise ModelFileError(f"load_model: {name!r} lacks the parameter {key!r} of layer {i} {layer!r}")
-            stored = archive[key]
-            if stored.shape != param.shape or stored.dtype != param.dtype:
-                raise ModelFileError(
-                    f"load_model: {name!r}: the parameter {key!r} has shape {stored.shape} and "
-                    f"dtype {stored.dtype}, layer {i} {layer!r} needs {param.shape} {param.dtype}"
-                )
-            np.copyto(param, stored)
-    extra = sorted(set(archive.files) - expected)
-    if extra:
-        raise ModelFileError(f"load_model: {name!r} holds entries that belong to no layer: {extra[:8]}")
-    return model
+        return io.save_model(self, path)
