@@ -8,7 +8,7 @@ import pytest
 import cnnstep
 from cnnstep import nn
 from cnnstep.app import cli
-from cnnstep.app.train import DEFAULTS
+from cnnstep.app.settings import TrainingSettings
 from tests.app.test_train import image_folder, is_png
 
 
@@ -234,7 +234,8 @@ def test_divergence_is_one_line_naming_the_epoch(tmp_path, rng, capsys, monkeypa
     assert cli.main(train_args(folder, out, "--image-size", "8", "--epochs", "3")) == 2
     err = one_error_line(capsys, "train")
     assert (
-        "in epoch 2 (batch 1)" in err and f"lower --lr (now {DEFAULTS['lr']:g}), e.g. to {DEFAULTS['lr'] / 10:g}" in err
+        "in epoch 2 (batch 1)" in err
+        and f"lower --lr (now {TrainingSettings().lr:g}), e.g. to {TrainingSettings().lr / 10:g}" in err
     )
     assert f"kept the model and metrics of epoch 1 in {out}/" in err
     metrics = json.loads((out / "metrics.json").read_text())

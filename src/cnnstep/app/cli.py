@@ -16,36 +16,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
 import sys
 
-from cnnstep.app.train import DEFAULTS
+from cnnstep.app.settings import FOLDER_IMAGE_SIZE, TrainingSettings
 
 EXIT_USER_ERROR = 2
 EXIT_INTERRUPTED = 130
-
-
-# --------------------------------------------------------------------------- checks of the flags
-
-
-def _at_least_one(value, flag: str) -> None:
-    if value is not None and value < 1:
-        raise ValueError(f"{flag} must be an integer >= 1, got {value}")
-
-
-def _check_train_flags(args) -> None:
-    _at_least_one(args.epochs, "--epochs")
-    _at_least_one(args.batch_size, "--batch-size")
-    _at_least_one(args.image_size, "--image-size")
-    if not (math.isfinite(args.lr) and args.lr > 0):
-        raise ValueError(f"--lr must be a positive number, got {args.lr:g}")
-    if args.seed < 0:
-        raise ValueError(f"--seed must be an integer >= 0, got {args.seed}")
-    if not 0 < args.test_fraction < 1:
-        raise ValueError(f"--test-fraction must be a number strictly between 0 and 1, got {args.test_fraction:g}")
-    if not args.out:
-        raise ValueError("--out must name a folder, got the empty string")
 
 
 def _print_json(payload) -> None:
@@ -56,29 +33,17 @@ def _print_json(payload) -> None:
 
 
 def _cmd_train(args) -> int:
-    from cnnstep.app.train import Trainer, is_image_folder
+    from cnnstep.app.data import is_image_folder
+    from cnnstep.app.train import Trainer
     from cnnstep.nn import TrainingDiverged
 
-    _check_train_flags(args)
+    settings = TrainingSettings(**{name: getattr(args, name) for name in TrainingSettings.names()}, where="--")
     exists = args.data == "digits" or os.path.exists(args.data)
     if args.image_size is not None and exists and not is_image_folder(args.data):
         raise ValueError(
             f"--image-size resizes image folders only; {args.data!r} keeps its native size (drop --image-size)"
         )
-    trainer = Trainer(
-        data=args.data,
-        model=args.model,
-        image_size=args.image_size,
-        epochs=args.epochs,
-        batch_size=args.batch_size,
-        lr=args.lr,
-        schedule=args.schedule,
-        augment=args.augment,
-        seed=args.seed,
-        test_fraction=args.test_fraction,
-        out=args.out,
-        log=print,
-    )
+    trainer = Trainer(settings, log=print)
     try:
         metrics = trainer.run()
     except TrainingDiverged as exc:
@@ -120,7 +85,7 @@ def _kept(trainer) -> str:
 
 
 def _cmd_evaluate(args) -> int:
-    from cnnstep.app.train import evaluate
+    from cnnstep.app.inference import evaluate
     from cnnstep.nn import load_model
 
     model = load_model(args.model)
@@ -151,7 +116,7 @@ def _per_class_table(rows: list) -> str:
 
 
 def _cmd_predict(args) -> int:
-    from cnnstep.app.train import predict_files
+    from cnnstep.app.inference import predict_files
     from cnnstep.nn import load_model
 
     model = load_model(args.model)
@@ -191,7 +156,7 @@ def _report_checks(title: str, results: list, tol: float) -> int:
 
 
 def _cmd_gradcheck(args) -> int:
-    from cnnstep.app.train import check_layers
+    from cnnstep.app.layer_checks import check_layers
     from cnnstep.gradcheck import check_blocks
 
     if not args.tol > 0:
@@ -209,7 +174,7 @@ def _cmd_gradcheck(args) -> int:
 def _add_train(sub) -> None:
     from cnnstep.nn import ARCHITECTURES
 
-    d = DEFAULTS
+    d = TrainingSettings()  # the defaults, checked like any settings
     p = sub.add_parser(
         "train",
         help="train a model and write its folder",
@@ -219,13 +184,13 @@ def _add_train(sub) -> None:
     )
     p.add_argument(
         "--data",
-        default=d["data"],
+        default=d.data,
         help="'digits' (scikit-learn's 8x8 digits), a folder with one subfolder of images per class, "
         "or the course's train_*.h5/test_*.h5 pair (default %(default)s)",
     )
     p.add_argument(
         "--model",
-        default=d["model"],
+        default=d.model,
         choices=sorted(ARCHITECTURES),
         help="the architecture: 'default' (three conv blocks) or 'application' (the exercise's "
         "model) (default %(default)r)",
@@ -233,24 +198,24 @@ def _add_train(sub) -> None:
     p.add_argument(
         "--image-size",
         type=int,
-        default=d["image_size"],
+        default=d.image_size,
         metavar="N",
-        help=f"image folders: resize every image to NxN (default {d['folder_image_size']}); digits "
+        help=f"image folders: resize every image to NxN (default {FOLDER_IMAGE_SIZE}); digits "
         f"and .h5 files keep their native size",
     )
-    p.add_argument("--epochs", type=int, default=d["epochs"], metavar="N", help="default %(default)s")
-    p.add_argument("--batch-size", type=int, default=d["batch_size"], metavar="N", help="default %(default)s")
-    p.add_argument("--lr", type=float, default=d["lr"], metavar="X", help="Adam's learning rate (default %(default)g)")
+    p.add_argument("--epochs", type=int, default=d.epochs, metavar="N", help="default %(default)s")
+    p.add_argument("--batch-size", type=int, default=d.batch_size, metavar="N", help="default %(default)s")
+    p.add_argument("--lr", type=float, default=d.lr, metavar="X", help="Adam's learning rate (default %(default)g)")
     p.add_argument(
         "--schedule",
-        default=d["schedule"],
+        default=d.schedule,
         choices=["cosine", "constant"],
         help="the learning rate over the run: 'cosine' decays it from --lr towards 0 along half a "
         "cosine, 'constant' keeps it (default %(default)r)",
     )
     p.add_argument(
         "--augment",
-        default=d["augment"],
+        default=d.augment,
         choices=["shift", "none"],
         help="'shift' moves each training image by up to a tenth of its size (edge pixels fill "
         "the gap), a new draw every batch; 'none' trains on the images as they are "
@@ -259,20 +224,20 @@ def _add_train(sub) -> None:
     p.add_argument(
         "--seed",
         type=int,
-        default=d["seed"],
+        default=d.seed,
         metavar="N",
         help="seeds the split, the initial weights and the batch order (default %(default)s)",
     )
     p.add_argument(
         "--test-fraction",
         type=float,
-        default=d["test_fraction"],
+        default=d.test_fraction,
         metavar="F",
         help="share of each class held out for testing when the data has no test set of its own (default %(default)g)",
     )
     p.add_argument(
         "--out",
-        default=d["out"],
+        default=os.fspath(d.out),
         metavar="DIR",
         help="the run's folder, created if missing; an earlier run's files there are replaced (default %(default)s)",
     )

@@ -24,6 +24,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 
 from cnnstep._kernels import checks as _checks
+from cnnstep.app.common import optional
 
 __all__ = [
     "confusion_counts",
@@ -35,7 +36,6 @@ __all__ = [
     "filters",
 ]
 
-INSTALL = 'pip install "cnnstep[app]"'
 DPI = 100
 MAX_ANNOTATED_CLASSES = 30  # above this, the confusion matrix's cells are too small for counts
 
@@ -45,13 +45,7 @@ MAX_ANNOTATED_CLASSES = 30  # above this, the confusion matrix's cells are too s
 
 def _figure(func: str, width: float, height: float):
     """A new Figure of ``width`` x ``height`` inches, outside pyplot."""
-    try:
-        from matplotlib.figure import Figure
-    except ImportError as exc:
-        raise ImportError(
-            f"{func} needs matplotlib, which is not installed ({exc}); "
-            f"install the training tool's extras with: {INSTALL}"
-        ) from exc
+    Figure = optional("matplotlib.figure", func).Figure
     return Figure(figsize=(width, height), layout="constrained")
 
 

@@ -18,6 +18,7 @@ layers call ``cnnstep.conv_forward`` / ``conv_backward`` / ``pool_forward`` /
 """
 
 from cnnstep.nn.architectures import ARCHITECTURES, application, build, default
+from cnnstep.nn.io import ModelFileError, load_model
 from cnnstep.nn.layers import (
     AvgPool2D,
     Conv2D,
@@ -29,7 +30,6 @@ from cnnstep.nn.layers import (
     layer_from_config,
 )
 from cnnstep.nn.losses import softmax, softmax_cross_entropy
-from cnnstep.nn.io import ModelFileError, load_model
 from cnnstep.nn.model import Sequential, TrainingDiverged
 from cnnstep.nn.optim import SGD, Adam, Optimizer
 

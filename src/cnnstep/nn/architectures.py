@@ -12,7 +12,8 @@ from __future__ import annotations
 import numpy as np
 
 from cnnstep._kernels import checks as _checks
-from cnnstep.nn.layers import Conv2D, Dense, Flatten, MaxPool2D, ReLU, example_shape
+from cnnstep.nn.args import example_shape
+from cnnstep.nn.layers import Conv2D, Dense, Flatten, MaxPool2D, ReLU
 from cnnstep.nn.model import Sequential
 
 __all__ = ["application", "default", "build", "ARCHITECTURES"]

@@ -28,90 +28,19 @@ import numpy as np
 
 import cnnstep
 from cnnstep._kernels import checks as _checks
+from cnnstep.nn.args import (
+    example_shape,
+    float_dtype,
+    generator,
+    init_name,
+    initial_weights,
+    jsonable,
+    layer_padding,
+    pad_text,
+    positive_int,
+)
 
 __all__ = ["Layer", "Conv2D", "MaxPool2D", "AvgPool2D", "ReLU", "Flatten", "Dense", "layer_from_config"]
-
-INITS = ("he", "glorot")
-
-
-# --------------------------------------------------------------------------- argument checks
-
-
-positive_int = _checks.positive_int
-
-
-def example_shape(shape, func: str, name: str = "input_shape", ndim: int | None = None) -> tuple:
-    """One example's shape: a tuple of positive integers (of ``ndim`` items when given)."""
-    layout = {3: " (n_H, n_W, n_C)", 1: " (n,)"}.get(ndim, "")
-    if not isinstance(shape, (tuple, list)) or not shape:
-        raise TypeError(f"{func}: {name} must be a tuple of positive integers{layout}, got {_checks.show(shape)}")
-    if ndim is not None and len(shape) != ndim:
-        raise ValueError(f"{func}: {name} must have {ndim} item{'s' if ndim > 1 else ''}{layout}, got {tuple(shape)!r}")
-    if not all(_checks.is_int(d) and d >= 1 for d in shape):
-        raise ValueError(f"{func}: {name} must be a tuple of positive integers{layout}, got {tuple(shape)!r}")
-    return tuple(int(d) for d in shape)
-
-
-def float_dtype(dtype, func: str) -> np.dtype:
-    """float32 or float64 (half precision is too coarse to train)."""
-    try:
-        dt = np.dtype(dtype)
-    except TypeError:
-        raise TypeError(f"{func}: dtype must be float32 or float64, got {_checks.show(dtype)}") from None
-    if dt not in (np.dtype(np.float32), np.dtype(np.float64)):
-        raise ValueError(f"{func}: dtype must be float32 or float64, got {dt}")
-    return dt
-
-
-def generator(rng, func: str) -> np.random.Generator:
-    """A ``np.random.Generator``; an int seed is turned into one."""
-    if isinstance(rng, np.random.Generator):
-        return rng
-    if _checks.is_int(rng):
-        return np.random.default_rng(int(rng))
-    raise TypeError(f"{func}: rng must be a numpy.random.Generator or an int seed, got {_checks.show(rng)}")
-
-
-def _init_name(init, func: str, allow_none: bool = False) -> str | None:
-    if init is None and allow_none:
-        return None
-    if not isinstance(init, str) or init not in INITS:
-        expected = '"he" or "glorot"' + (" (or None)" if allow_none else "")
-        raise ValueError(f"{func}: init must be {expected}, got {_checks.show(init)}")
-    return init
-
-
-def _padding(pad, func: str):
-    """``"same"``, ``"valid"`` or ``((top, bottom), (left, right))``."""
-    p = _checks.explicit_padding(pad, func, "pad")
-    return p if isinstance(p, str) else p.as_pairs()
-
-
-def _pad_text(pad) -> str:
-    if isinstance(pad, str):
-        return pad
-    (top, bottom), (left, right) = pad
-    if top == bottom == left == right:
-        return f"pad {top}"
-    return f"pad {pad}"
-
-
-def _jsonable(value):
-    """Tuples (nested) as lists, so that a config equals its JSON round trip."""
-    if isinstance(value, (tuple, list)):
-        return [_jsonable(v) for v in value]
-    return value
-
-
-def initial_weights(rng: np.random.Generator, shape: tuple, fan_in: int, fan_out: int, init: str, dtype) -> np.ndarray:
-    """He normal (std sqrt(2 / fan_in)) or Glorot uniform (limit sqrt(6 / (fan_in + fan_out)))."""
-    if init == "he":
-        W = rng.normal(0.0, np.sqrt(2.0 / fan_in), size=shape)
-    else:
-        limit = np.sqrt(6.0 / (fan_in + fan_out))
-        W = rng.uniform(-limit, limit, size=shape)
-    return W.astype(dtype)
-
 
 # --------------------------------------------------------------------------- the base
 
@@ -206,7 +135,7 @@ class Layer:
 
     def config(self) -> dict:
         """A JSON-able dict that rebuilds this layer with :func:`layer_from_config`."""
-        return {"type": self._name, **{k: _jsonable(v) for k, v in self._args().items()}}
+        return {"type": self._name, **{k: jsonable(v) for k, v in self._args().items()}}
 
     def count_params(self) -> int:
         return int(sum(p.size for p in self.params.values()))
@@ -280,8 +209,8 @@ class Conv2D(Layer):
         self.filters = positive_int(filters, func, "filters")
         self.kernel_size = _checks.positive_pair(kernel_size, func, "kernel_size")
         self.stride = _checks.positive_pair(stride, func, "stride")
-        self.pad = _padding(pad, func)
-        self.init = _init_name(init, func)
+        self.pad = layer_padding(pad, func)
+        self.init = init_name(init, func)
         self.hparameters = {"stride": self.stride, "pad": self.pad}
 
     def _args(self) -> dict:
@@ -296,7 +225,7 @@ class Conv2D(Layer):
     def describe(self) -> str:
         (f_h, f_w), (s_h, s_w) = self.kernel_size, self.stride
         stride = s_h if s_h == s_w else f"{s_h}x{s_w}"
-        return f"{self.filters} filters {f_h}x{f_w}, stride {stride}, {_pad_text(self.pad)}"
+        return f"{self.filters} filters {f_h}x{f_w}, stride {stride}, {pad_text(self.pad)}"
 
     def output_shape(self, input_shape) -> tuple:
         n_H_prev, n_W_prev, n_C_prev = example_shape(input_shape, self._name, ndim=3)
@@ -351,7 +280,7 @@ class _Pool2D(Layer):
         func = self._name
         self.f = _checks.positive_pair(f, func, "f")
         self.stride = self.f if stride is None else _checks.positive_pair(stride, func, "stride")
-        self.pad = _padding(pad, func)
+        self.pad = layer_padding(pad, func)
         if not isinstance(self.pad, str):
             (top, bottom), (left, right) = self.pad
             if max(top, bottom) >= self.f[0] or max(left, right) >= self.f[1]:
@@ -364,7 +293,7 @@ class _Pool2D(Layer):
     def describe(self) -> str:
         (f_h, f_w), (s_h, s_w) = self.f, self.stride
         stride = s_h if s_h == s_w else f"{s_h}x{s_w}"
-        return f"{f_h}x{f_w}, stride {stride}, {_pad_text(self.pad)}"
+        return f"{f_h}x{f_w}, stride {stride}, {pad_text(self.pad)}"
 
     def output_shape(self, input_shape) -> tuple:
         shape = example_shape(input_shape, self._name, ndim=3)
@@ -499,7 +428,7 @@ class Dense(Layer):
     def __init__(self, units, init=None):
         super().__init__()
         self.units = positive_int(units, "Dense", "units")
-        self.init = self._requested_init = _init_name(init, "Dense", allow_none=True)
+        self.init = self._requested_init = init_name(init, "Dense", allow_none=True)
 
     def _args(self) -> dict:
         return {"units": self.units, "init": self.init}

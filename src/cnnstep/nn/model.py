@@ -15,7 +15,7 @@ import time
 import numpy as np
 
 from cnnstep._kernels import checks as _checks
-from cnnstep.nn import layers as _layers
+from cnnstep.nn import args
 from cnnstep.nn.layers import Layer
 from cnnstep.nn.losses import (
     class_labels,
@@ -117,8 +117,8 @@ class Sequential:
     def __init__(self, layers, input_shape, classes=None, seed=0, dtype=np.float32):
         func = "Sequential"
         self.layers = self._layer_list(layers)
-        self.input_shape = _layers.example_shape(input_shape, func, "input_shape", ndim=3)
-        self.dtype = _layers.float_dtype(dtype, func)
+        self.input_shape = args.example_shape(input_shape, func, "input_shape", ndim=3)
+        self.dtype = args.float_dtype(dtype, func)
         if not _checks.is_int(seed):
             raise TypeError(f"{func}: seed must be an integer, got {_checks.show(seed)}")
         self.seed = int(seed)
@@ -336,8 +336,8 @@ class Sequential:
         """
         func = "Sequential.fit"
         X, y = self._data(X, y, func)
-        epochs = _layers.positive_int(epochs, func, "epochs")
-        batch_size = _layers.positive_int(batch_size, func, "batch_size")
+        epochs = args.positive_int(epochs, func, "epochs")
+        batch_size = args.positive_int(batch_size, func, "batch_size")
         optimizer = Adam() if optimizer is None else optimizer
         if not callable(getattr(optimizer, "step", None)):
             raise TypeError(
@@ -461,7 +461,7 @@ class Sequential:
         """Class probabilities ``(m, k)`` (softmax of the logits), in the model's dtype."""
         func = "Sequential.predict_proba"
         X = self._images(X, func)
-        batch_size = _layers.positive_int(batch_size, func, "batch_size")
+        batch_size = args.positive_int(batch_size, func, "batch_size")
         out = np.empty((len(X), self.n_classes), dtype=self.dtype)
         for start in range(0, len(X), batch_size):
             rows = slice(start, start + batch_size)
@@ -476,7 +476,7 @@ class Sequential:
         """Mean softmax cross-entropy and accuracy on ``(X, y)``: ``{"loss": ..., "accuracy": ...}``."""
         func = "Sequential.evaluate"
         X, y = self._data(X, y, func)
-        batch_size = _layers.positive_int(batch_size, func, "batch_size")
+        batch_size = args.positive_int(batch_size, func, "batch_size")
         total, correct = 0.0, 0
         for start in range(0, len(X), batch_size):
             rows = slice(start, start + batch_size)
