@@ -23,6 +23,8 @@ from cnnstep.app.data import (
 )
 from tests.helpers import SIGN_DIGITS
 
+F32_ROUNDING = float(np.finfo(np.float32).eps)  # pixel / 255 rounded once to float32
+
 RED, BLUE, GREEN = (255, 0, 0), (0, 0, 255), (0, 160, 0)
 
 
@@ -166,8 +168,8 @@ def test_image_folder_resizes_mixed_sizes(tmp_path):
     save_image(root / "b" / "small.png", GREEN, size=(3, 3))
     data = load_image_folder(root, image_size=8)
     assert data.X.shape == (3, 8, 8, 3) and data.X.dtype == np.float32
-    np.testing.assert_allclose(data.X[0], np.broadcast_to([1, 0, 0], (8, 8, 3)), atol=1e-6)
-    np.testing.assert_allclose(data.X[2], np.broadcast_to([0, 160 / 255, 0], (8, 8, 3)), atol=1e-6)
+    np.testing.assert_allclose(data.X[0], np.broadcast_to([1, 0, 0], (8, 8, 3)), atol=F32_ROUNDING)
+    np.testing.assert_allclose(data.X[2], np.broadcast_to([0, 160 / 255, 0], (8, 8, 3)), atol=F32_ROUNDING)
 
 
 def test_image_folder_grayscale(folder):
@@ -175,7 +177,7 @@ def test_image_folder_grayscale(folder):
     assert data.X.shape == (5, 4, 4, 1)
     red = 0.299 * 255 / 255  # ITU-R 601-2 luma, as Pillow's "L"
     np.testing.assert_allclose(data.X[1], red, atol=1 / 255)
-    np.testing.assert_allclose(data.X[2], 128 / 255, atol=1e-6)
+    np.testing.assert_allclose(data.X[2], 128 / 255, atol=F32_ROUNDING)
 
 
 def test_integer_class_names_sort_numerically(tmp_path):
@@ -193,7 +195,7 @@ def test_load_image(tmp_path):
     gray = save_image(tmp_path / "g.png", 51, size=(20, 10), mode="L")
     image = load_image(gray, image_size=16)
     assert image.shape == (16, 16, 3) and image.dtype == np.float32
-    np.testing.assert_allclose(image, 0.2, atol=1e-6)
+    np.testing.assert_allclose(image, 0.2, atol=F32_ROUNDING)
     assert load_image(str(gray), 5, channels=1).shape == (5, 5, 1)
     assert load_image(gray, None).shape == (20, 10, 3)
 
