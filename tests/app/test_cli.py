@@ -269,3 +269,20 @@ def _test_split(folder):
 
     _, test = train_test_split(load_image_folder(folder, 8), 0.2, seed=0)
     return test.X, test.y
+
+
+def test_bench_outside_a_clone_says_where_the_benchmarks_are(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    assert cli.main(["bench", "--quick"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "not part of the installed package" in err
+    assert "python benchmarks/bench_kernels.py" in err
+
+
+def test_bench_in_a_clone_runs_the_script_with_the_options(tmp_path, monkeypatch):
+    script = tmp_path / "benchmarks" / "bench_kernels.py"
+    script.parent.mkdir()
+    script.write_text("import sys\nopen('ran.txt', 'w').write(' '.join(sys.argv[1:]))\nsys.exit(3)\n")
+    monkeypatch.chdir(tmp_path)
+    assert cli.main(["bench", "--quick", "--cases", "S1"]) == 3
+    assert (tmp_path / "ran.txt").read_text() == "--quick --cases S1"
