@@ -308,7 +308,7 @@ def _cmd_bench(args) -> int:
         )
     import subprocess
 
-    return subprocess.call([sys.executable, BENCH_SCRIPT, *args.options])
+    return subprocess.call([sys.executable, BENCH_SCRIPT, *args.extra])
 
 
 def _add_bench(sub) -> None:
@@ -318,8 +318,7 @@ def _add_bench(sub) -> None:
         description="Run benchmarks/bench_kernels.py of the current folder (a clone of the "
         "repository) with the options given; see benchmarks/README.md.",
     )
-    p.add_argument("options", nargs=argparse.REMAINDER, help="options of benchmarks/bench_kernels.py")
-    p.set_defaults(run=_cmd_bench)
+    p.set_defaults(run=_cmd_bench, takes_any_options=True)  # every option goes to the script
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -333,7 +332,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv=None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, extra = parser.parse_known_args(argv)
+    if extra and not getattr(args, "takes_any_options", False):
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    args.extra = extra
     try:
         return args.run(args)
     except (ValueError, TypeError, OSError, ImportError) as exc:
