@@ -9,7 +9,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+import cnnstep
 from cnnstep import nn
+from tests.helpers import assert_close, model_reduction
 
 
 @pytest.fixture
@@ -211,3 +213,24 @@ def test_a_damaged_architecture_or_parameter_is_named(tmp_path, change, message)
     path = _rewrite(tmp_path, "damaged.npz", **arrays)
     with pytest.raises(ValueError, match=r"load_model: '.*damaged\.npz'.*" + message):
         nn.load_model(path)
+
+
+DATA = Path(__file__).resolve().parents[1] / "data"
+
+
+def test_a_model_file_written_before_the_redesign_still_loads_and_predicts_the_same():
+    """tests/data/model-format-1.npz was written by cnnstep 0.1.0 before the package was reorganised."""
+    model = cnnstep.load_model(DATA / "model-format-1.npz")
+    assert model.classes == ["a", "b", "c"] and model.input_shape == (9, 9, 2)
+    assert [type(layer).__name__ for layer in model.layers] == [
+        "Conv2D",
+        "ReLU",
+        "MaxPool2D",
+        "AvgPool2D",
+        "Flatten",
+        "Dense",
+    ]
+    X = np.load(DATA / "model-format-1-inputs.npy")
+    # the same weights; another machine's BLAS may round the same sums differently
+    n_terms, depth = model_reduction(model)
+    assert_close(model.predict_proba(X), np.load(DATA / "model-format-1-proba.npy"), np.float32, n_terms, depth)
