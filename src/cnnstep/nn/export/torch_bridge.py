@@ -20,6 +20,8 @@ Needs torch (``pip install "cnnstep[torch]"``), imported when called.
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 from cnnstep._kernels import checks as _checks
@@ -242,7 +244,12 @@ class _Reader:
             self._refuse(i, m, f"parameters are {array.dtype} but the layers before are {self.dtype}")
         return array
 
-    def _add(self, i, m, layer, shape, arrays=None) -> tuple:
+    def _add(self, i, m, make, shape, arrays=None) -> tuple:
+        """The cnnstep layer ``make()`` for torch's ``m``; one example's output shape."""
+        try:
+            layer = make()
+        except ValueError as exc:
+            raise ValueError(f"{self.func}: {self._name(i, m)}: {exc}") from None
         try:
             out = layer.output_shape(shape)
         except ValueError as exc:
@@ -264,7 +271,7 @@ class _Reader:
                 self._refuse(i, m, "must come right before a Flatten of an image")
             self.consumed.add(i + 1)
             self._flatten_args(i + 1, after)
-            return self._add(i, m, Flatten(), shape)
+            return self._add(i, m, Flatten, shape)
         if isinstance(m, torch.nn.Conv2d):
             return self._conv(i, m, shape, extra=None)
         if isinstance(m, torch.nn.MaxPool2d):
@@ -273,14 +280,14 @@ class _Reader:
             return self._avg_pool(i, m, shape)
         if isinstance(m, tl.AvgPool2dExcludePad):
             left, right, top, bottom = m.padding
-            return self._add(i, m, AvgPool2D(m.kernel_size, m.stride, ((top, bottom), (left, right))), shape)
+            return self._add(i, m, lambda: AvgPool2D(m.kernel_size, m.stride, ((top, bottom), (left, right))), shape)
         if isinstance(m, torch.nn.ReLU):
-            return self._add(i, m, ReLU(), shape)
+            return self._add(i, m, ReLU, shape)
         if isinstance(m, torch.nn.Flatten):
             self._flatten_args(i, m)
             if len(shape) == 3:
                 self.flattened = shape
-            return self._add(i, m, Flatten(), shape)
+            return self._add(i, m, Flatten, shape)
         if isinstance(m, torch.nn.Linear):
             return self._linear(i, m, shape)
         self._unsupported(i, m)
@@ -337,7 +344,7 @@ class _Reader:
             pad = self._sum_pads(extra, _pair(m.padding))
         W = self._array(i, m, m.weight).transpose(2, 3, 1, 0)  # (n_C, n_C_prev, f_h, f_w) -> (f_h, f_w, n_C_prev, n_C)
         b = np.zeros(m.out_channels, W.dtype) if m.bias is None else self._array(i, m, m.bias)
-        layer = Conv2D(m.out_channels, f, stride=_pair(m.stride), pad=pad)
+        layer = functools.partial(Conv2D, m.out_channels, f, stride=_pair(m.stride), pad=pad)
         return self._add(i, m, layer, shape, {"W": W, "b": b.reshape(1, 1, 1, -1)})
 
     def _pool_args(self, i, m):
@@ -351,7 +358,7 @@ class _Reader:
             self._refuse(i, m, f"dilation {m.dilation}: cnnstep's MaxPool2D has dilation 1 only")
         if m.return_indices:
             self._refuse(i, m, "return_indices=True: cnnstep's MaxPool2D returns the pooled values only")
-        return self._add(i, m, MaxPool2D(f, s, self._sum_pads(extra, p)), shape)
+        return self._add(i, m, lambda: MaxPool2D(f, s, self._sum_pads(extra, p)), shape)
 
     def _avg_pool(self, i, m, shape):
         f, s, p = self._pool_args(i, m)
@@ -364,7 +371,7 @@ class _Reader:
                 "count_include_pad=True with padding: cnnstep's AvgPool2D divides by the real cells only "
                 "(count_include_pad=False)",
             )
-        return self._add(i, m, AvgPool2D(f, s, self._sum_pads(None, p)), shape)
+        return self._add(i, m, lambda: AvgPool2D(f, s, self._sum_pads(None, p)), shape)
 
     def _flatten_args(self, i, m):
         if (m.start_dim, m.end_dim) != (1, -1):
@@ -379,7 +386,7 @@ class _Reader:
             n_H, n_W, n_C = self.flattened  # rows in torch's (c, h, w) order -> cnnstep's (h, w, c)
             W = W.reshape(n_C, n_H, n_W, -1).transpose(1, 2, 0, 3).reshape(shape[0], -1)
             self.flattened = None
-        return self._add(i, m, Dense(m.out_features), shape, {"W": W, "b": b.reshape(1, -1)})
+        return self._add(i, m, lambda: Dense(m.out_features), shape, {"W": W, "b": b.reshape(1, -1)})
 
     def finish(self, shape) -> None:
         if self.flattened is not None:
