@@ -87,3 +87,20 @@ def confident(model, spread: float = 4.0):
 def images(rng, model, m: int) -> np.ndarray:
     """Normal values, negative ones included (max-pooling's padding then matters), float32."""
     return rng.normal(size=(m, *model.input_shape)).astype(np.float32)
+
+
+def conv_model(A_prev, W, b, hp, n_classes=3):
+    """A float32 model of one Conv2D with the filters ``W``, ``b`` (a ``conv_configs`` draw), Flatten, Dense."""
+    f_h, f_w, _, n_C = W.shape
+    layer = nn.Conv2D(n_C, (f_h, f_w), stride=hp["stride"], pad=hp["pad"])
+    model = nn.Sequential([layer, nn.Flatten(), nn.Dense(n_classes)], A_prev.shape[1:], seed=0)
+    layer.params["W"][...] = W
+    layer.params["b"][...] = b
+    return model
+
+
+def pool_model(A_prev, hp, mode, n_classes=3):
+    """A float32 model of one pooling layer of ``hp`` (a ``pool_configs`` draw), Flatten, Dense."""
+    kind = nn.MaxPool2D if mode == "max" else nn.AvgPool2D
+    layer = kind(hp["f"], stride=hp["stride"], pad=hp.get("pad", 0))
+    return confident(nn.Sequential([layer, nn.Flatten(), nn.Dense(n_classes)], A_prev.shape[1:], seed=0))

@@ -4,19 +4,25 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from cnnstep import nn
 from tests.nn.export_cases import (
     CASE_NAMES,
     case_model,
+    conv_model,
     dense_only_model,
     flatten_last_model,
     images,
+    pool_model,
     probability_tolerance,
 )
+from tests.strategies import conv_configs, pool_configs
 
 onnx = pytest.importorskip("onnx")
 ort = pytest.importorskip("onnxruntime")
@@ -85,6 +91,22 @@ def test_the_padding_semantics_are_cnnsteps_not_onnxs_defaults(tmp_path, rng):
         onnx.save(proto, tmp_path / "wrong.onnx")
         error = np.max(np.abs(run_onnx(tmp_path / "wrong.onnx", X) - model.predict_proba(X)))
         assert error > 100 * probability_tolerance(model), name
+
+
+@given(conv_configs())
+def test_any_convolution_agrees(config):
+    A_prev, W, b, hp = config
+    model = conv_model(A_prev, W, b, hp)
+    with tempfile.TemporaryDirectory() as folder:  # Hypothesis runs many examples in one test
+        assert_agrees(model, nn.to_onnx(model, os.path.join(folder, "m.onnx")), A_prev.astype(np.float32))
+
+
+@given(pool_configs(), st.sampled_from(["max", "average"]))
+def test_any_pooling_agrees(config, mode):
+    A_prev, hp = config
+    model = pool_model(A_prev, hp, mode)
+    with tempfile.TemporaryDirectory() as folder:
+        assert_agrees(model, nn.to_onnx(model, os.path.join(folder, "m.onnx")), A_prev.astype(np.float32))
 
 
 # --------------------------------------------------------------------------- the graph

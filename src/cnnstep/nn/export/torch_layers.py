@@ -16,11 +16,14 @@ __all__ = ["ChannelsFirst", "ChannelsLast", "AvgPool2dExcludePad"]
 class ChannelsFirst(torch.nn.Module):
     """``(batch, n_H, n_W, n_C) -> (batch, n_C, n_H, n_W)``: cnnstep's images as torch's layers take them.
 
-    A view, no copy: the result is an NCHW tensor in torch's ``channels_last`` memory format.
+    A copy in torch's default (contiguous NCHW) memory format rather than the permuted view,
+    which torch would treat as ``channels_last``: torch 2.13's CPU float32 convolution in that
+    format returns wrong numbers for some small geometries (e.g. a 4x3 one-channel image, a 3x3
+    filter, stride (1, 2)), the contiguous one does not.
     """
 
     def forward(self, x):
-        return x.permute(0, 3, 1, 2)
+        return x.permute(0, 3, 1, 2).clone(memory_format=torch.contiguous_format)
 
 
 class ChannelsLast(torch.nn.Module):
