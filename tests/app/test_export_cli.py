@@ -77,6 +77,16 @@ def test_export_of_a_file_that_is_not_a_cnnstep_model(tmp_path, capsys):
     assert sorted(os.listdir(tmp_path)) == ["model.npz"]
 
 
+def test_export_writes_only_onnx_files(saved, capsys):
+    npz, _ = saved
+    before = open(npz, "rb").read()
+    assert cli.main(["export", npz, npz]) == 2
+    assert "OUT must end in .onnx (evaluate and predict pick the reader by the suffix), got '" in one_error_line(
+        capsys, "export"
+    )
+    assert open(npz, "rb").read() == before
+
+
 def test_export_to_a_path_that_cannot_be_written(saved, tmp_path, capsys):
     npz, _ = saved
     before = sorted(os.listdir(tmp_path))

@@ -186,6 +186,8 @@ def test_load_predictor_picks_the_reader_by_suffix(tmp_path):
 
 
 def test_onnx_model_refuses_files_it_cannot_use(tmp_path):
+    with pytest.raises(TypeError, match=r"OnnxModel: path must be a file path \(str or os.PathLike\), got 7 \(int\)"):
+        nn.OnnxModel(7)
     with pytest.raises(FileNotFoundError, match=r"OnnxModel: no ONNX model file at '.*missing.onnx'"):
         nn.OnnxModel(tmp_path / "missing.onnx")
     junk = tmp_path / "junk.onnx"

@@ -171,6 +171,10 @@ def _cmd_predict(args) -> int:
 def _cmd_export(args) -> int:
     from cnnstep.nn import load_model, to_onnx
 
+    if not args.out.lower().endswith(".onnx"):
+        raise ValueError(
+            f"OUT must end in .onnx (evaluate and predict pick the reader by the suffix), got {args.out!r}"
+        )
     model = load_model(args.model)
     path = to_onnx(model, args.out)
     n_H, n_W, n_C = model.input_shape

@@ -56,7 +56,7 @@ class OnnxModel:
 
     def __init__(self, path):
         func = "OnnxModel"
-        name = os.fspath(path)
+        name = _file_name(path, func)
         ort = require("onnxruntime", func)
         if not os.path.isfile(name):
             raise FileNotFoundError(f"{func}: no ONNX model file at {name!r}")
@@ -132,14 +132,19 @@ def _read_metadata(session, name: str, func: str):
     return tuple(int(d) for d in input_shape), list(classes)
 
 
+def _file_name(path, func: str) -> str:
+    name = os.fspath(path) if isinstance(path, (str, os.PathLike)) else None
+    if not isinstance(name, str):
+        raise TypeError(f"{func}: path must be a file path (str or os.PathLike), got {_checks.show(path)}")
+    return name
+
+
 def load_predictor(path):
     """A model to predict with, by the file's suffix: ``.onnx`` -> :class:`OnnxModel`, else ``load_model``.
 
     Both have ``input_shape``, ``classes``, ``n_classes``, ``predict_proba(X)`` and ``predict(X)``.
     """
-    if not isinstance(path, (str, os.PathLike)):
-        raise TypeError(f"load_predictor: path must be a file path (str or os.PathLike), got {_checks.show(path)}")
-    name = os.fspath(path)
+    name = _file_name(path, "load_predictor")
     if name.lower().endswith(".onnx"):
         return OnnxModel(name)
     from cnnstep.nn import load_model
