@@ -227,6 +227,21 @@ def test_torch_same_padding_after_a_pad_layer(rng):
     assert np.max(np.abs(nchw_probabilities(net, X) - model.predict_proba(X))) <= probability_tolerance(model)
 
 
+def test_nested_sequentials_are_read_in_place(rng):
+    torch.manual_seed(2)
+    block = torch.nn.Sequential(torch.nn.Conv2d(1, 2, 3, padding=1), torch.nn.ReLU(), torch.nn.MaxPool2d(2))
+    net = with_linear([block, torch.nn.Sequential(torch.nn.Conv2d(2, 3, 3), torch.nn.ReLU())], (8, 8, 1), 4)
+    model = nn.from_torch(net, (8, 8, 1))
+    assert [type(layer).__name__ for layer in model.layers] == [
+        "Conv2D", "ReLU", "MaxPool2D", "Conv2D", "ReLU", "Flatten", "Dense"
+    ]  # fmt: skip
+    X = images(rng, model, 3)
+    assert np.max(np.abs(nchw_probabilities(net, X) - model.predict_proba(X))) <= probability_tolerance(model)
+    bad = torch.nn.Sequential(block, torch.nn.Sequential(torch.nn.Identity()))
+    with pytest.raises(ValueError, match=r"from_torch: module\[1\]\[0\] Identity is a layer cnnstep does not have"):
+        nn.from_torch(bad, (8, 8, 1))
+
+
 def test_a_float64_torch_network_gives_a_float64_model():
     net = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(12, 2)).double()
     assert nn.from_torch(net, (2, 2, 3)).dtype == np.float64
@@ -312,6 +327,13 @@ def test_an_image_flattened_in_torchs_order_cannot_be_the_output():
 
 
 def test_from_torch_checks_input_shape_and_classes():
+    with pytest.raises(ValueError, match=r"from_torch: module holds no layers"):
+        nn.from_torch(torch.nn.Sequential(), (2, 2, 3))
+    half = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(12, 2).half())
+    with pytest.raises(
+        ValueError, match=r"from_torch: module\[1\] Linear: parameters must be float32 or float64, got torch.float16"
+    ):
+        nn.from_torch(half, (2, 2, 3))
     net = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(12, 2))
     with pytest.raises(ValueError, match=r"from_torch: input_shape must have 3 items \(n_H, n_W, n_C\), got \(12,\)"):
         nn.from_torch(net, (12,))

@@ -162,7 +162,8 @@ def from_torch(module, input_shape, classes=None) -> Sequential:
     ----------
     module : torch.nn.Sequential
         Made by :func:`to_torch` (perhaps trained since), or any sequence of the kinds in
-        :data:`SUPPORTED` written for torch's channels-first images: a ``Flatten`` of an
+        :data:`SUPPORTED` (nested Sequentials are read in place) written for torch's
+        channels-first images: a ``Flatten`` of an
         image there flattens in (c, h, w) order, and the ``Linear`` after it is reordered to
         cnnstep's (h, w, c). It must end in class scores (e.g. ``Flatten``, ``Linear``).
     input_shape : (n_H, n_W, n_C)
@@ -196,9 +197,11 @@ def from_torch(module, input_shape, classes=None) -> Sequential:
     if not isinstance(module, torch.nn.Sequential):
         raise TypeError(f"{func}: module must be a torch.nn.Sequential, got {_checks.show(module)}")
     input_shape = shape = _layers.example_shape(input_shape, func, "input_shape", ndim=3)
-    reader = _Reader(torch, tl, func)
-    items = list(module)
-    start = 1 if items and isinstance(items[0], tl.ChannelsFirst) else 0
+    labels, items = _layers_in_order(torch, module)
+    if not items:
+        raise ValueError(f"{func}: module holds no layers")
+    reader = _Reader(torch, tl, func, labels)
+    start = 1 if isinstance(items[0], tl.ChannelsFirst) else 0
     for i in range(start, len(items)):
         shape = reader.read(i, items, shape)
     reader.finish(shape)
@@ -209,6 +212,20 @@ def from_torch(module, input_shape, classes=None) -> Sequential:
     return model
 
 
+def _layers_in_order(torch, module, label="module") -> tuple[list, list]:
+    """The layers of a Sequential, nested Sequentials opened in place; labels such as ``module[2][0]``."""
+    labels, items = [], []
+    for i, m in enumerate(module):
+        if isinstance(m, torch.nn.Sequential):
+            inner_labels, inner_items = _layers_in_order(torch, m, f"{label}[{i}]")
+            labels += inner_labels
+            items += inner_items
+        else:
+            labels.append(f"{label}[{i}]")
+            items.append(m)
+    return labels, items
+
+
 def _pair(value) -> tuple:
     return tuple(value) if isinstance(value, (tuple, list)) else (value, value)
 
@@ -216,15 +233,15 @@ def _pair(value) -> tuple:
 class _Reader:
     """Walks the torch layers in order, one cnnstep layer (and its arrays) per torch layer or pair."""
 
-    def __init__(self, torch, tl, func):
-        self.torch, self.tl, self.func = torch, tl, func
+    def __init__(self, torch, tl, func, labels):
+        self.torch, self.tl, self.func, self.labels = torch, tl, func, labels
         self.layers, self.arrays = [], []
         self.dtype = None
         self.consumed = set()  # indices read together with the layer before them
         self.flattened = None  # (n_H, n_W, n_C) of an image torch flattened in (c, h, w) order
 
     def _name(self, i, m) -> str:
-        return f"module[{i}] {type(m).__name__}"
+        return f"{self.labels[i]} {type(m).__name__}"
 
     def _refuse(self, i, m, what: str):
         raise ValueError(f"{self.func}: {self._name(i, m)}: {what}")
@@ -235,9 +252,9 @@ class _Reader:
         )
 
     def _array(self, i, m, tensor) -> np.ndarray:
+        if tensor.dtype not in (self.torch.float32, self.torch.float64):
+            self._refuse(i, m, f"parameters must be float32 or float64, got {tensor.dtype}")
         array = tensor.detach().cpu().numpy()
-        if array.dtype not in (np.float32, np.float64):
-            self._refuse(i, m, f"parameters must be float32 or float64, got {array.dtype}")
         if self.dtype is None:
             self.dtype = array.dtype
         elif array.dtype != self.dtype:
