@@ -189,5 +189,8 @@ def test_no_pyplot_and_no_import_time_matplotlib():
 
 def test_missing_matplotlib_says_how_to_install(tmp_path, monkeypatch):
     monkeypatch.setitem(sys.modules, "matplotlib.figure", None)
-    with pytest.raises(ImportError, match=r'learning_curves needs matplotlib.*pip install "cnnstep\[app\]"'):
+    with pytest.raises(
+        ImportError,
+        match=r'^learning_curves: needs the matplotlib package, which is not installed: pip install "cnnstep\[app\]"$',
+    ):
         plots.learning_curves({"loss": [1.0], "accuracy": [0.5]}, tmp_path / "x.png")

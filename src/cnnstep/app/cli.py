@@ -7,6 +7,7 @@ exit code 2, never a traceback; Ctrl-C is exit code 130.
     cnnstep train      train a model on digits, an image folder or the course's .h5 files
     cnnstep evaluate   accuracy of a saved model, overall and per class
     cnnstep predict    the class of image files
+    cnnstep export     a saved model as an ONNX file
     cnnstep demo       the exercise's eight blocks walked through, with figures
     cnnstep gradcheck  every backward (blocks and layers) against finite differences
     cnnstep bench      from a clone: benchmarks/bench_kernels.py with the options given
@@ -86,9 +87,9 @@ def _kept(trainer) -> str:
 
 def _cmd_evaluate(args) -> int:
     from cnnstep.app.inference import evaluate
-    from cnnstep.nn import load_model
+    from cnnstep.nn import load_predictor
 
-    model = load_model(args.model)
+    model = load_predictor(args.model)
     result = {"model": args.model, **evaluate(model, args.data)}
     if args.json:
         _print_json(result)
@@ -117,9 +118,9 @@ def _per_class_table(rows: list) -> str:
 
 def _cmd_predict(args) -> int:
     from cnnstep.app.inference import predict_files
-    from cnnstep.nn import load_model
+    from cnnstep.nn import load_predictor
 
-    model = load_model(args.model)
+    model = load_predictor(args.model)
     results = predict_files(model, args.images)
     if args.json:
         _print_json({"model": args.model, "predictions": results})
@@ -127,6 +128,40 @@ def _cmd_predict(args) -> int:
     for row in results:
         print(f"{row['path']}: {row['class']} (probability {row['probability']:.3f})")
     return 0
+
+
+# --------------------------------------------------------------------------- export
+
+
+def _cmd_export(args) -> int:
+    from cnnstep.nn import load_model, to_onnx
+
+    if not args.out.lower().endswith(".onnx"):
+        raise ValueError(
+            f"OUT must end in .onnx (evaluate and predict pick the reader by the suffix), got {args.out!r}"
+        )
+    model = load_model(args.model)
+    path = to_onnx(model, args.out)
+    n_H, n_W, n_C = model.input_shape
+    print(
+        f"{path}: ONNX, input images float32 (batch, {n_H}, {n_W}, {n_C}) channels-last, "
+        f"output probabilities (batch, {model.n_classes})"
+    )
+    return 0
+
+
+def _add_export(sub) -> None:
+    p = sub.add_parser(
+        "export",
+        help="write a saved model as an ONNX file",
+        description="Write a model.npz as an ONNX graph for onnxruntime: input 'images' float32 "
+        "(batch, n_H, n_W, n_C) channels-last, output 'probabilities' (batch, n_classes), softmax "
+        "included; the class names and input shape in its metadata. Needs onnx "
+        '(pip install "cnnstep[export]"). cnnstep evaluate and predict take the .onnx file too.',
+    )
+    p.add_argument("model", metavar="MODEL", help="a model.npz written by cnnstep train")
+    p.add_argument("out", metavar="OUT", help="the .onnx file to write (replaced if it exists)")
+    p.set_defaults(run=_cmd_export)
 
 
 # --------------------------------------------------------------------------- demo and gradcheck
@@ -325,7 +360,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="cnnstep", description="Convolutional networks built step by step in NumPy.")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
-    for add in (_add_train, _add_evaluate, _add_predict, _add_demo, _add_gradcheck, _add_bench):
+    for add in (_add_train, _add_evaluate, _add_predict, _add_export, _add_demo, _add_gradcheck, _add_bench):
         add(sub)
     return parser
 

@@ -1,34 +1,22 @@
 """What the app's modules share: the optional packages and their install hint, JSON files, messages.
 
 The training tool's extras (``pip install "cnnstep[app]"``) are imported only by the
-functions that need them, through :func:`optional`, which names the package and the
-install command when one is missing.
+functions that need them, through :func:`optional` (:func:`cnnstep._optional.require`),
+which names the package and the install command when one is missing.
 """
 
 from __future__ import annotations
 
-import importlib
 import json
 
+from cnnstep._optional import install_hint
+from cnnstep._optional import require as optional
 from cnnstep.nn.args import jsonable
 from cnnstep.nn.io import atomic_write
 
 __all__ = ["INSTALL", "optional", "write_json", "one_line"]
 
-INSTALL = 'pip install "cnnstep[app]"'
-PACKAGES = {"PIL": "Pillow", "h5py": "h5py", "sklearn": "scikit-learn", "matplotlib": "matplotlib", "tqdm": "tqdm"}
-
-
-def optional(module: str, func: str):
-    """Import an optional dependency, or raise an ImportError that says how to install it."""
-    try:
-        return importlib.import_module(module)
-    except ImportError as exc:
-        package = PACKAGES.get(module.split(".")[0], module.split(".")[0])
-        raise ImportError(
-            f"{func} needs {package}, which is not installed ({exc}); "
-            f"install the training tool's extras with: {INSTALL}"
-        ) from exc
+INSTALL = install_hint("PIL")  # the training tool's extras
 
 
 def one_line(exc: BaseException) -> str:

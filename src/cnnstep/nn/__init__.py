@@ -18,6 +18,7 @@ layers call ``cnnstep.conv_forward`` / ``conv_backward`` / ``pool_forward`` /
 """
 
 from cnnstep.nn.architectures import ARCHITECTURES, application, build, default
+from cnnstep.nn.export import OnnxModel, from_torch, load_predictor, to_onnx, to_torch
 from cnnstep.nn.io import ModelFileError, load_model
 from cnnstep.nn.layers import (
     AvgPool2D,
@@ -55,4 +56,9 @@ __all__ = [
     "default",
     "build",
     "ARCHITECTURES",
+    "to_onnx",
+    "to_torch",
+    "from_torch",
+    "OnnxModel",
+    "load_predictor",
 ]
