@@ -9,6 +9,8 @@ the letter of its API and vectorized::
 Arrays are channels-last, (m, n_H, n_W, n_C). :mod:`cnnstep.reference` holds the same
 eight functions as plain loops (the teaching version and test oracle);
 :mod:`cnnstep.gradcheck` checks any backward against finite differences.
+``cnnstep.check(globals())`` checks a learner's own eight functions and diagnoses them
+(:mod:`cnnstep.app.checker`, imported on first use).
 """
 
 from cnnstep._kernels.config import set_workspace_limit, workspace_limit
@@ -36,4 +38,14 @@ __all__ = [
     "workspace_limit",
     "set_num_threads",
     "num_threads",
+    "check",
 ]
+
+
+def __getattr__(name):
+    # The learner's checker lives in the app; ``import cnnstep`` stays NumPy-only until it is used.
+    if name == "check":
+        from cnnstep.app.checker import check
+
+        return check
+    raise AttributeError(f"module 'cnnstep' has no attribute {name!r}")

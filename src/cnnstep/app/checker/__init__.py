@@ -150,7 +150,7 @@ def check_folder(folder, timeout: float = DEFAULT_TIMEOUT, memory: int = DEFAULT
         try:
             from tqdm import tqdm
 
-            iterator = tqdm(files, unit="file", desc="checking", leave=False)
+            iterator = tqdm(files, unit="file", desc="checking", leave=False, disable=None)
         except ImportError:
             pass
     reports, unreadable = [], []

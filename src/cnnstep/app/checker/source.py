@@ -3,9 +3,10 @@
 From a ``.py`` file, or the code cells of an ``.ipynb`` notebook, it keeps the top-level
 ``import``/``from … import`` statements and the ``def``/``class`` blocks, and blanks out
 every other line, so that line numbers stay the learner's own. IPython magics (``%…``),
-whole cell magics (``%%…``), shell escapes (``!…``) and help queries (``…?``) are dropped
-before parsing; the learner's test cells, prints and plots are top-level statements and
-are never run. Imports of plotting and notebook-display libraries are dropped too.
+cell magics (``%%…``: the whole cell, unless its body is Python as under ``%%time``),
+shell escapes (``!…``) and help queries (``…?``) are dropped before parsing; the learner's
+test cells, prints and plots are top-level statements and are never run. Imports of
+plotting and notebook-display libraries are dropped too.
 
 :func:`from_namespace` does the same for functions already defined in a running
 notebook (``cnnstep.check(globals())``): their source comes from :mod:`inspect`.
@@ -29,6 +30,11 @@ __all__ = ["Chunk", "Source", "SourceError", "load", "from_text", "from_namespac
 KEPT = (ast.Import, ast.ImportFrom, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
 # Display and plotting: never needed by the eight functions, slow to import in the sandbox.
 DROPPED_IMPORTS = ("matplotlib", "IPython", "ipywidgets", "seaborn", "plotly", "PIL", "h5py", "cnnstep")
+
+
+# Cell magics whose body is Python (their first line is dropped like any magic line); every
+# other cell magic (%%bash, %%html, %%writefile, ...) drops its whole cell.
+PYTHON_CELL_MAGICS = ("%%time", "%%timeit", "%%capture", "%%prun")
 
 
 class SourceError(ValueError):
@@ -58,7 +64,7 @@ def _blank_magics(text: str) -> str | None:
     """The cell with IPython-only lines blanked; None for a cell magic cell."""
     lines = text.split("\n")
     first = next((line.strip() for line in lines if line.strip()), "")
-    if first.startswith("%%"):
+    if first.startswith("%%") and first.split()[0] not in PYTHON_CELL_MAGICS:
         return None
     kept = []
     for line in lines:
