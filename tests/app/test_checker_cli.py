@@ -87,3 +87,26 @@ def test_help_mentions_the_exit_codes(flag, capsys):
     with pytest.raises(SystemExit):
         main(["check", flag])
     assert "Exit code 0 when all eight pass" in " ".join(capsys.readouterr().out.split())
+
+
+def test_demo_exercise_prints_every_value_beside_the_published_one(capsys):
+    from cnnstep.app.exercise import CELLS
+
+    assert main(["demo", "--exercise"]) == 0
+    out = capsys.readouterr().out
+    total = sum(len(cell.expected) for cell in CELLS)
+    assert f"{total} of {total} values as published" in out
+    assert "np.mean(Z) = " in out and "Expected Output: 0.0489952035289" in out
+    assert "DIFFERS" not in out and out.count("== ") == len(CELLS)
+
+
+def test_the_walkthrough_shows_where_a_learner_differs():
+    import cnnstep
+    from cnnstep.app.exercise import walkthrough
+
+    functions = {name: getattr(cnnstep, name) for name in cnnstep.__all__[:8]}
+    functions["distribute_value"] = lambda dz, shape: cnnstep.distribute_value(dz, shape) * 2
+    lines = []
+    assert walkthrough(lines.append, functions) == 1
+    text = "\n".join(lines)
+    assert "Expected Output (DIFFERS)" in text and "[[1. 1.]" in text

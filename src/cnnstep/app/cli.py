@@ -171,6 +171,10 @@ def _cmd_predict(args) -> int:
 def _cmd_demo(args) -> int:
     from cnnstep.app.demo import run
 
+    if args.exercise:
+        from cnnstep.app.exercise import walkthrough
+
+        return 1 if walkthrough(print) else 0
     if not args.out:
         raise ValueError("--out must name a folder, got the empty string")
     run(out=args.out, log=print)
@@ -317,6 +321,12 @@ def _add_demo(sub) -> None:
     from cnnstep.app.demo import DEFAULT_OUT
 
     p.add_argument("--out", default=DEFAULT_OUT, metavar="DIR", help="folder of the figures (default %(default)s)")
+    p.add_argument(
+        "--exercise",
+        action="store_true",
+        help="instead: run the exercise's own test cells (np.random.seed(1), both editions) and print each "
+        "value beside the published Expected Output",
+    )
     p.set_defaults(run=_cmd_demo)
 
 

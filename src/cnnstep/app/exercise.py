@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["Cell", "CELLS", "run_cell", "tolerance", "FUNCTIONS"]
+__all__ = ["Cell", "CELLS", "run_cell", "tolerance", "FUNCTIONS", "walkthrough"]
 
 FUNCTIONS = (
     "zero_pad",
@@ -203,3 +203,55 @@ def tolerance(published) -> float:
     values = np.ravel(np.asarray(published, dtype=np.float64))
     digits = max((_decimals(v) for v in values), default=0)
     return 0.5 * 10.0**-digits * (1 + 1e-6) + 8 * np.finfo(np.float64).eps * float(np.max(np.abs(values), initial=1))
+
+
+def _text(value) -> str:
+    if isinstance(value, tuple):
+        return str(value)
+    return np.array2string(np.asarray(value), precision=8, separator=" ", floatmode="maxprec")
+
+
+def agrees(value, published) -> bool:
+    """``value`` prints as the ``published`` Expected Output (to its digits)."""
+    if published is None:
+        return True
+    if isinstance(published, tuple):
+        return tuple(value) == published
+    value = np.asarray(value)
+    if np.asarray(published).dtype == bool:
+        return value.shape == np.shape(published) and bool(np.all(value == np.asarray(published)))
+    if value.shape != np.shape(published):
+        return False
+    return bool(np.all(np.abs(value - np.asarray(published, dtype=np.float64)) <= tolerance(published)))
+
+
+def walkthrough(log=print, functions=None) -> int:
+    """Run every cell with ``functions`` (default: cnnstep's) and log each printed value beside
+    the published Expected Output; return how many values disagree."""
+    if functions is None:
+        import cnnstep as functions
+    disagree = 0
+    for cell in CELLS:
+        log(f"== {cell.name}")
+        log("\n".join(f"   >>> {line}" for line in cell.code.split("\n")))
+        namespace = run_cell(cell, functions)
+        for expression, published in cell.expected:
+            value = eval(expression, namespace)
+            ok = agrees(value, published)
+            disagree += not ok
+            mark = "ok" if ok else "DIFFERS"
+            if np.ndim(value) == 0 or isinstance(value, tuple):
+                plain = value if isinstance(value, tuple) else np.asarray(value).item()
+                line = f"{expression} = {plain!r}"
+                log(line if published is None else f"{line:<44}  Expected Output: {published!r:<18}  {mark}")
+                continue
+            shown = _text(value).replace("\n", "\n" + " " * 8)
+            log(f"{expression} =\n        {shown}")
+            if published is not None:
+                expected = _text(published).replace("\n", "\n" + " " * 8)
+                log(f"  Expected Output ({mark}):\n        {expected}")
+        log("")
+    log(
+        f"{sum(len(c.expected) for c in CELLS) - disagree} of {sum(len(c.expected) for c in CELLS)} values as published"
+    )
+    return disagree
