@@ -263,3 +263,26 @@ def test_cnnstep_check_is_the_checker():
     import cnnstep
 
     assert cnnstep.check is checker.check
+
+
+def test_code_that_hangs_as_it_loads_is_an_error_for_every_function(monkeypatch):
+    from cnnstep.app.checker import sandbox
+
+    monkeypatch.setattr(sandbox, "STARTUP_SECONDS", 2.0)
+    hanging = SOLUTION + "\n\nclass Stuck:\n    while True:\n        pass\n"
+    report = check_text(hanging, timeout=1.0)
+    assert set(statuses(report).values()) == {"error"}
+    assert "could not be loaded" in report["zero_pad"].diagnosis
+
+
+def test_a_definition_that_fails_as_it_loads_is_a_note_and_the_rest_is_checked():
+    source = "import no_such_module_here\n" + SOLUTION.replace(
+        "def zero_pad(X, pad):", "@undefined_decorator\ndef zero_pad(X, pad):"
+    )
+    report = check_text(source)
+    assert report["zero_pad"].status == "error"
+    assert "zero_pad is defined but was not created" in report["zero_pad"].diagnosis
+    assert "undefined_decorator" in report["zero_pad"].diagnosis
+    assert report.passed == 7
+    assert any("learner.py, line 1: ModuleNotFoundError" in note for note in report.notes)
+    assert any("NameError: name 'undefined_decorator' is not defined" in note for note in report.notes)

@@ -27,6 +27,7 @@ __all__ = ["Opaque", "JobRun", "run_jobs", "DEFAULT_TIMEOUT", "DEFAULT_MEMORY"]
 
 DEFAULT_TIMEOUT = 10.0  # seconds per function
 DEFAULT_MEMORY = 2 * 1024**3  # bytes of address space beyond what the child holds after its imports
+STARTUP_SECONDS = 30.0  # a fresh interpreter importing NumPy, on a busy machine
 _THREAD_VARIABLES = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
 
 
@@ -272,7 +273,8 @@ def _child(read_fd: int, write_fd: int, memory: int) -> None:
     _limit_memory(memory)
     kind, chunks = conn.recv()
     namespace, labels, notes = _load(chunks)
-    conn.send(("loaded", notes, counter.lines))
+    present = [name for name in FUNCTIONS if callable(namespace.get(name))]
+    conn.send(("loaded", notes, counter.lines, present))
     while True:
         message = conn.recv()
         if message[0] == "stop":
@@ -336,11 +338,11 @@ class _Child:
         os.close(from_child_w)
         self.conn = _Duplex(Connection(from_child_r, writable=False), Connection(to_child_w, readable=False))
         self.conn.send(("load", chunks))
-        message = self.receive(time.monotonic() + timeout + 30.0)  # the start itself may take a while
+        message = self.receive(time.monotonic() + timeout + STARTUP_SECONDS)
         if message is None or message[0] != "loaded":
             self.close()
             raise RuntimeError(self.ended("loading the code"))
-        self.notes = message[1]
+        self.notes, self.present = message[1], message[3]
 
     def receive(self, deadline: float):
         """The next message, or None past the deadline or when the child is gone."""
@@ -392,8 +394,19 @@ def run_jobs(chunks, jobs: dict, timeout: float = DEFAULT_TIMEOUT, memory: int =
     try:
         for name, cases in jobs.items():
             if child is None:
-                child = _Child(chunks, memory, timeout)
+                try:
+                    child = _Child(chunks, memory, timeout)
+                except RuntimeError as exc:  # the code itself hangs or dies as it loads
+                    for left in jobs:
+                        runs.setdefault(left, JobRun(status="crashed", detail=f"your code could not be loaded: {exc}"))
+                    break
                 notes = child.notes if notes is None else notes
+            if name not in child.present:
+                why = "; ".join(notes) or "it is not a function"
+                runs[name] = JobRun(
+                    status="crashed", detail=f"{name} is defined but was not created as the code loaded: {why}"
+                )
+                continue
             run = runs[name] = JobRun()
             started = time.monotonic()
             deadline = started + timeout
