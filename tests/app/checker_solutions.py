@@ -151,6 +151,52 @@ MUTANTS = {
         [("vert_start = h * stride", "vert_start = h"), ("horiz_start = w * stride", "horiz_start = w")],
         ["stride is ignored"],
     ),
+    "conv_forward gives every example one example's output": (
+        "conv_forward",
+        [("a_prev_pad = A_prev_pad[i]", "a_prev_pad = A_prev_pad[-1]")],
+        ["every example gets the same output", "example index i"],
+    ),
+    "conv_backward cuts the padding once, after the loop": (
+        "conv_backward",
+        [("        dA_prev[i, :, :, :] = da_prev_pad", "    dA_prev[i, :, :, :] = da_prev_pad")],
+        ["only the last example", "m > 1"],
+    ),
+    "conv_backward leaves the padding on": (
+        "conv_backward",
+        [("da_prev_pad[pad : pad + n_H_prev, pad : pad + n_W_prev, :]", "da_prev_pad")],
+        ["padding is not cut off", "passes at pad 0"],
+    ),
+    "pool_forward ignores the mode": (
+        "pool_forward",
+        [("A[i, h, w, c] = np.mean(a_prev_slice)", "A[i, h, w, c] = np.max(a_prev_slice)")],
+        ["mode is ignored", 'fails only in mode "average"'],
+    ),
+    "the mask holds integers": (
+        "create_mask_from_window",
+        [("mask = x == np.max(x)", "mask = (x == np.max(x)).astype(int)")],
+        ["0/1 integers"],
+    ),
+    "distribute_value divides with //": (
+        "distribute_value",
+        [("dz / (n_H * n_W)", "dz // (n_H * n_W)")],
+        ["integer division"],
+    ),
+    "distribute_value uses n_H twice": (
+        "distribute_value",
+        [("dz / (n_H * n_W)", "dz / (n_H * n_H)")],
+        ["n_H * n_H", "non-square"],
+    ),
+    "pool_backward sends the gradient to the first maximum only": (
+        "pool_backward",
+        [
+            (
+                "mask = create_mask_from_window(a_prev_slice)",
+                "mask = np.zeros(a_prev_slice.shape, dtype=bool)\n"
+                "                        mask.flat[np.argmax(a_prev_slice)] = True",
+            )
+        ],
+        ["only the first maximum", "ties"],
+    ),
     "pool_backward adds da again": (
         "pool_backward",
         [("+= distribute_value(da, shape)", "+= distribute_value(da, shape) + da")],

@@ -158,6 +158,13 @@ CATALOGUE = (
     ),
     Mistake(
         "conv_backward",
+        "not cut",
+        "the padding is not cut off: da_prev_pad keeps the padded shape",
+        "dA_prev[i, :, :, :] = da_prev_pad[pad:pad + n_H_prev, pad:pad + n_W_prev, :]",
+        P(_conv_backward, cut="none"),
+    ),
+    Mistake(
+        "conv_backward",
         "assign",
         "'=' instead of '+=': one window's gradient overwrites what overlapping windows and other filters put there",
         PLUS_HINT,

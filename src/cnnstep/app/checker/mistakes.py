@@ -82,6 +82,8 @@ def _conv_backward(dZ, cache, *, step=None, accumulate=True, cut="ends", dW_accu
                     db[:, :, :, c] += dZ[i, h, w, c]
         if cut == "negative":
             dA_prev[i, :, :, :] = da_prev_pad[pad:-pad, pad:-pad, :]
+        elif cut == "none":
+            dA_prev[i, :, :, :] = da_prev_pad
         elif cut != "once":
             dA_prev[i, :, :, :] = da_prev_pad[pad : pad + n_H_prev, pad : pad + n_W_prev, :]
     if cut == "once":  # the line that cuts the padding off, dedented out of the example loop
