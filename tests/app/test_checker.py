@@ -286,3 +286,17 @@ def test_a_definition_that_fails_as_it_loads_is_a_note_and_the_rest_is_checked()
     assert report.passed == 7
     assert any("learner.py, line 1: ModuleNotFoundError" in note for note in report.notes)
     assert any("NameError: name 'undefined_decorator' is not defined" in note for note in report.notes)
+
+
+def test_notebook_cells_lose_their_ipython_lines_and_keep_their_code():
+    cells = [
+        (1, "%matplotlib inline\nimport numpy as np\n!ls\nnp.pad?\n"),
+        (2, "def zero_pad(X, pad):\n    X_pad = np.pad(X, pad)  # all axes?\n    return X_pad\n"),
+        (3, "%%bash\necho hi\n"),
+        (4, "%%time\ndef distribute_value(dz, shape):\n    return dz\n"),
+    ]
+    source = from_text("", "nb.ipynb", notebook_cells=cells)
+    assert [chunk.label for chunk in source.chunks] == ["nb.ipynb, cell 1", "nb.ipynb, cell 2", "nb.ipynb, cell 4"]
+    assert source.chunks[0].text.split("\n") == ["", "import numpy as np", "", "", ""]
+    assert "# all axes?" in source.chunks[1].text
+    assert source.defined == {"zero_pad", "distribute_value"}

@@ -330,10 +330,10 @@ def cases_for(function: str) -> tuple:
 def expected(case_id: str):
     """The reference's outcome on a case (computed once per process)."""
     from cnnstep import reference
-    from cnnstep.app.checker.sandbox import _Counter, _run_case
+    from cnnstep.app.checker.runner import LineCounter, run_case
 
     case = next(c for cases in ALL_CASES.values() for c in cases if c.id == case_id)
     import numpy as np
 
     ns_base = {"np": np, **{name: getattr(reference, name) for name in FUNCTIONS}}
-    return _run_case(ns_base, case, {}, _Counter())
+    return run_case(ns_base, case, {}, LineCounter())

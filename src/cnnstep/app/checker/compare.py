@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from cnnstep.app.checker.sandbox import Opaque
+from cnnstep.app.checker.runner import Opaque
 
 __all__ = ["Mismatch", "tolerance", "compare", "describe", "same"]
 

@@ -188,13 +188,13 @@ def where(error: dict) -> str:
 
 def _agrees(mistake, results) -> bool:
     ns_base = {"np": np, **{name: getattr(reference, name) for name in FUNCTIONS}}
-    from cnnstep.app.checker.sandbox import _Counter, _run_case
+    from cnnstep.app.checker.runner import LineCounter, run_case
 
     ns_base[mistake.function] = mistake.impl
     failing = 0
     for r in results:
         with np.errstate(all="ignore"):
-            theirs = _run_case(ns_base, r.case, {}, _Counter())
+            theirs = run_case(ns_base, r.case, {}, LineCounter())
         mine = judge(r.case, theirs, case_module.expected(r.case.id))
         if (mine.status == "pass") != (r.status == "pass"):
             return False

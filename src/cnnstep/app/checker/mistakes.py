@@ -11,11 +11,11 @@ import numpy as np
 from cnnstep import reference as ref
 
 
-def _zero_pad(X, pad, *, widths):
+def mistaken_zero_pad(X, pad, *, widths):
     return np.pad(X, widths(pad), mode="constant", constant_values=0)
 
 
-def _conv_single_step(a_slice_prev, W, b, *, variant):
+def mistaken_conv_single_step(a_slice_prev, W, b, *, variant):
     s = a_slice_prev * W
     if variant == "no bias":
         return np.sum(s)
@@ -26,7 +26,7 @@ def _conv_single_step(a_slice_prev, W, b, *, variant):
     return np.sum(s) + float(b)
 
 
-def _conv_forward(A_prev, W, b, hparameters, *, step=None, horiz_from_h=False, one_example=False, padded=True):
+def mistaken_conv_forward(A_prev, W, b, hparameters, *, step=None, horiz_from_h=False, one_example=False, padded=True):
     stride, pad = hparameters["stride"], hparameters["pad"]
     m, n_H_prev, n_W_prev, _ = A_prev.shape
     f, _, _, n_C = W.shape
@@ -47,12 +47,12 @@ def _conv_forward(A_prev, W, b, hparameters, *, step=None, horiz_from_h=False, o
     return Z, (A_prev, W, b, hparameters)
 
 
-def _conv_forward_padded_cache(A_prev, W, b, hparameters):
-    Z, _ = _conv_forward(A_prev, W, b, hparameters)
+def mistaken_conv_forward_padded_cache(A_prev, W, b, hparameters):
+    Z, _ = mistaken_conv_forward(A_prev, W, b, hparameters)
     return Z, (ref.zero_pad(A_prev, hparameters["pad"]), W, b, hparameters)
 
 
-def _conv_backward(dZ, cache, *, step=None, accumulate=True, cut="ends", dW_accumulate=True):
+def mistaken_conv_backward(dZ, cache, *, step=None, accumulate=True, cut="ends", dW_accumulate=True):
     A_prev, W, b, hparameters = cache
     stride, pad = hparameters["stride"], hparameters["pad"]
     m, n_H_prev, n_W_prev, _ = A_prev.shape
@@ -93,7 +93,7 @@ def _conv_backward(dZ, cache, *, step=None, accumulate=True, cut="ends", dW_accu
     return dA_prev, dW, db
 
 
-def _pool_forward(A_prev, hparameters, mode="max", *, step=None, no_example=False, use_mode=None):
+def mistaken_pool_forward(A_prev, hparameters, mode="max", *, step=None, no_example=False, use_mode=None):
     f, stride = hparameters["f"], hparameters["stride"]
     m, n_H_prev, n_W_prev, n_C = A_prev.shape
     n_H, n_W = (n_H_prev - f) // stride + 1, (n_W_prev - f) // stride + 1
@@ -115,15 +115,15 @@ def _pool_forward(A_prev, hparameters, mode="max", *, step=None, no_example=Fals
     return A, (A_prev, hparameters)
 
 
-def _first_max(x):
+def first_max(x):
     mask = np.zeros(x.shape, dtype=bool)
     mask[np.unravel_index(np.argmax(x), x.shape)] = True
     return mask
 
 
-def _mask(x, *, variant):
+def mistaken_mask(x, *, variant):
     if variant == "first":
-        return _first_max(x)
+        return first_max(x)
     if variant == "int":
         return (x == np.max(x)).astype(int)
     if variant == "column":
@@ -131,7 +131,7 @@ def _mask(x, *, variant):
     return x == np.max(x, axis=1, keepdims=True)
 
 
-def _distribute(dz, shape, *, variant):
+def mistaken_distribute(dz, shape, *, variant):
     n_H, n_W = shape
     average = {
         "precedence": lambda: dz / n_H * n_W,
@@ -145,7 +145,7 @@ def _distribute(dz, shape, *, variant):
     return average if variant == "number" else np.ones(shape) * average
 
 
-def _pool_backward(
+def mistaken_pool_backward(
     dA,
     cache,
     mode="max",
@@ -173,7 +173,7 @@ def _pool_backward(
                             a_prev_slice = A_prev[vs : vs + f, hs : hs + f, c]
                         else:
                             a_prev_slice = A_prev[i, vs : vs + f, hs : hs + f, c]
-                        mask = _first_max(a_prev_slice) if first else ref.create_mask_from_window(a_prev_slice)
+                        mask = first_max(a_prev_slice) if first else ref.create_mask_from_window(a_prev_slice)
                         value = mask * da
                     else:
                         value = ref.distribute_value(da, (f, f)) + (da if plus_da else 0.0)

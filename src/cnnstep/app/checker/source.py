@@ -19,6 +19,7 @@ import builtins
 import inspect
 import json
 import os
+import re
 import textwrap
 import types
 from dataclasses import dataclass, field
@@ -35,6 +36,7 @@ DROPPED_IMPORTS = ("matplotlib", "IPython", "ipywidgets", "seaborn", "plotly", "
 # Cell magics whose body is Python (their first line is dropped like any magic line); every
 # other cell magic (%%bash, %%html, %%writefile, ...) drops its whole cell.
 PYTHON_CELL_MAGICS = ("%%time", "%%timeit", "%%capture", "%%prun")
+HELP_QUERY = re.compile(r"[\w.]+\?{1,2}")  # "np.pad?" or "zero_pad??"; a comment ending in "?" is not one
 
 
 class SourceError(ValueError):
@@ -69,7 +71,7 @@ def _blank_magics(text: str) -> str | None:
     kept = []
     for line in lines:
         stripped = line.strip()
-        ipython_only = stripped.startswith(("%", "!")) or (stripped.endswith("?") and not stripped.startswith("#"))
+        ipython_only = stripped.startswith(("%", "!", "?")) or HELP_QUERY.fullmatch(stripped) is not None
         kept.append("" if ipython_only else line)
     return "\n".join(kept)
 
