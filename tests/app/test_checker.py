@@ -300,3 +300,11 @@ def test_notebook_cells_lose_their_ipython_lines_and_keep_their_code():
     assert source.chunks[0].text.split("\n") == ["", "import numpy as np", "", "", ""]
     assert "# all axes?" in source.chunks[1].text
     assert source.defined == {"zero_pad", "distribute_value"}
+
+
+def test_what_the_code_writes_stays_out_of_the_working_folder(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    writing = mutate("zero_pad", ("    X_pad = np.pad", "    open('litter.txt', 'w').write('x')\n    X_pad = np.pad"))
+    report = check_text(writing)
+    assert report["zero_pad"].status == "pass"
+    assert list(tmp_path.iterdir()) == []

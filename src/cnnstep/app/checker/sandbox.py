@@ -1,11 +1,11 @@
 """Run a learner's functions on the checker's cases in a child process.
 
-The child (a fresh interpreter, so nothing of the parent's state leaks in) runs
-with one BLAS thread, an address-space limit (``RLIMIT_AS``, where the platform has it)
-and sockets refused; its standard streams are the null device and Python's
-``print`` goes to a counter, so nothing the learner's code prints reaches the terminal.
-Every exception, ``SystemExit`` included, comes back as data: its type, message and the
-traceback frames that lie in the learner's own file.
+The child (a fresh interpreter, so nothing of the parent's state leaks in) runs with one
+BLAS thread, an address-space limit (``RLIMIT_AS``, where the platform has it), sockets
+refused and a scratch working folder (removed afterwards); its standard streams are the
+null device and Python's ``print`` goes to a counter, so nothing the learner's code prints
+reaches the terminal. Every exception, ``SystemExit`` included, comes back as data (see
+:mod:`~cnnstep.app.checker.runner`). The pipes to the child are POSIX file descriptors.
 
 Each function is one *job*: all its cases, under one time limit. A job that runs past
 it is reported as ``timeout``; the child is killed and a fresh one runs the next job, so
@@ -18,6 +18,7 @@ import contextlib
 import os
 import pickle
 import sys
+import tempfile
 import time
 from dataclasses import dataclass, field
 
@@ -196,7 +197,7 @@ _CHILD_CODE = "import sys; from cnnstep.app.checker.sandbox import _child; _chil
 
 
 class _Child:
-    def __init__(self, chunks, memory: int, timeout: float):
+    def __init__(self, chunks, memory: int, timeout: float, folder: str):
         import subprocess
         from multiprocessing.connection import Connection
 
@@ -209,6 +210,7 @@ class _Child:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
             env=_child_environment(),
+            cwd=folder,  # whatever the code writes lands in a scratch folder, removed afterwards
         )
         os.close(to_child_r)
         os.close(from_child_w)
@@ -267,11 +269,12 @@ def run_jobs(chunks, jobs: dict, timeout: float = DEFAULT_TIMEOUT, memory: int =
     (notes, runs) : the notes of loading the code, and name -> :class:`JobRun`
     """
     runs, notes, child = {}, None, None
+    scratch = tempfile.TemporaryDirectory(prefix="cnnstep-check-")
     try:
         for name, cases in jobs.items():
             if child is None:
                 try:
-                    child = _Child(chunks, memory, timeout)
+                    child = _Child(chunks, memory, timeout, scratch.name)
                 except RuntimeError as exc:  # the code itself hangs or dies as it loads
                     for left in jobs:
                         runs.setdefault(left, JobRun(status="crashed", detail=f"your code could not be loaded: {exc}"))
@@ -309,4 +312,5 @@ def run_jobs(chunks, jobs: dict, timeout: float = DEFAULT_TIMEOUT, memory: int =
     finally:
         if child is not None:
             child.close()
+        scratch.cleanup()
     return notes or [], runs
