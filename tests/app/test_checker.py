@@ -308,3 +308,19 @@ def test_what_the_code_writes_stays_out_of_the_working_folder(tmp_path, monkeypa
     report = check_text(writing)
     assert report["zero_pad"].status == "pass"
     assert list(tmp_path.iterdir()) == []
+
+
+def test_the_exercise_template_fails_everywhere_with_a_missing_return():
+    template = "import numpy as np\n" + "".join(f"def {name}(*args, **kwargs):\n    pass\n\n" for name in EIGHT)
+    report = check_text(template)
+    assert set(statuses(report).values()) == {"fail"}
+    assert all("a missing return statement?" in f.diagnosis for f in report.functions)
+
+
+def test_wrong_return_forms_are_named():
+    source = mutate("conv_forward", ("return Z, cache", "return Z"))
+    source = mutate("zero_pad", ("return X_pad", "return X_pad.tolist()"), source=source)
+    report = check_text(source)
+    assert "expected a tuple (Z, cache)" in report["conv_forward"].diagnosis
+    assert "X_pad is a list" in report["zero_pad"].diagnosis
+    assert report["conv_backward"].status == "pass"

@@ -137,6 +137,8 @@ def _compare(name, expected, got, n_terms):
                 return Mismatch(
                     name, "type", f"{name} is {describe(got)}; expected a number (one np.float64, not an array)"
                 )
+        if got is None:
+            return Mismatch(name, "type", f"{name} is None: a missing return statement?")
         if not _number(got):
             return Mismatch(name, "type", f"{name} is {describe(got)}; expected a number")
         scale = max(abs(float(expected)), 1.0)

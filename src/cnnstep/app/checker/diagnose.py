@@ -22,7 +22,7 @@ import numpy as np
 from cnnstep import reference
 from cnnstep.app.checker import cases as case_module
 from cnnstep.app.checker.catalogue import CATALOGUE
-from cnnstep.app.checker.compare import compare, same
+from cnnstep.app.checker.compare import compare, describe, same
 from cnnstep.app.exercise import FUNCTIONS
 
 __all__ = ["CaseResult", "judge", "diagnose", "exception_hint"]
@@ -62,11 +62,13 @@ def judge(case, outcome: dict | None, expected: dict) -> CaseResult:
         err = outcome["error"]
         return CaseResult(case, "error", f"raises {err['type']}: {err['message']}", error=err, outcome=outcome)
     if outcome.get("returned") is not None or outcome.get("outputs") is None:
-        from cnnstep.app.checker.compare import describe
-
         wanted = f"a tuple ({', '.join(case.returns)})"
-        got = describe(outcome.get("returned"))
-        return CaseResult(case, "fail", f"returns {got}; expected {wanted}", outcome=outcome)
+        returned = outcome.get("returned")
+        if returned is None:
+            return CaseResult(
+                case, "fail", f"returns None; expected {wanted}: a missing return statement?", outcome=outcome
+            )
+        return CaseResult(case, "fail", f"returns {describe(returned)}; expected {wanted}", outcome=outcome)
     names = case.outputs if case.is_cell else case.returns[: len(expected["outputs"])]
     published = case.published or (None,) * len(names)
     for name, exp, got, pub in zip(names, expected["outputs"], outcome["outputs"], published, strict=False):
