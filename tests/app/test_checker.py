@@ -324,3 +324,16 @@ def test_wrong_return_forms_are_named():
     assert "expected a tuple (Z, cache)" in report["conv_forward"].diagnosis
     assert "X_pad is a list" in report["zero_pad"].diagnosis
     assert report["conv_backward"].status == "pass"
+
+
+def test_a_namespace_brings_along_the_names_its_functions_use(tmp_path):
+    path = tmp_path / "star_learner.py"
+    path.write_text(
+        "from numpy import zeros, pad\nSCALE = 1.0\n\n"
+        "def helper(X, p):\n    return pad(X, ((0, 0), (p, p), (p, p), (0, 0))) * SCALE\n\n"
+        "def zero_pad(X, pad_width):\n    out = zeros(1)\n    return helper(X, pad_width) + out[0]\n",
+        encoding="utf-8",
+    )
+    module = _module_from(path, "star_learner")
+    report = checker.check(module.zero_pad)
+    assert report["zero_pad"].status == "pass", report

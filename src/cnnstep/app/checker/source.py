@@ -20,6 +20,7 @@ import inspect
 import json
 import os
 import re
+import sys
 import textwrap
 import types
 from dataclasses import dataclass, field
@@ -179,6 +180,15 @@ def _function_chunk(func) -> Chunk:
     return Chunk(label, "\n" * (first - 1) + textwrap.dedent("".join(lines)))
 
 
+def _importable(value) -> bool:
+    """A library's function or class, found again by ``from module import name``."""
+    module, name = getattr(value, "__module__", None), getattr(value, "__name__", None)
+    if not (isinstance(module, str) and isinstance(name, str)) or module in ("__main__", "builtins"):
+        return False
+    loaded = sys.modules.get(module)
+    return loaded is not None and getattr(loaded, name, None) is value
+
+
 def from_namespace(namespace, label: str = "<namespace>") -> Source:
     """A Source from live functions: ``globals()``, a module, a dict of functions, or one function.
 
@@ -221,6 +231,8 @@ def from_namespace(namespace, label: str = "<namespace>") -> Source:
                 pending.append(ref)
             elif isinstance(value, (int, float, str, bool, tuple)) and ref not in vars(builtins):
                 imports.append(Chunk("<constants>", f"{ref} = {value!r}"))
+            elif _importable(value):  # e.g. `from numpy import zeros`
+                imports.append(Chunk("<imports>", f"from {value.__module__} import {value.__name__} as {ref}"))
         chunks.extend(imports)
         chunks.append(chunk)
         if name in FUNCTIONS:
