@@ -83,7 +83,7 @@ CATALOGUE = (
         "conv_single_step",
         "float(b)",
         "float(b) on b of shape (1, 1, 1): NumPy 2 refuses to make a Python float of an array with dimensions",
-        "Z = Z + b.item() (or float(b.squeeze())), not float(b)",
+        "Z = Z + float(b), casting b to a float, holds under NumPy 1 only; write Z = Z + b.item()",
         P(mistaken_conv_single_step, variant="float"),
     ),
     Mistake(
