@@ -383,11 +383,7 @@ def _cmd_check(args) -> int:
         if args.json:
             _print_json(checker.folder_json(reports, unreadable))
         else:
-            for report in reports:
-                print(report.table().split("\n")[0] + "  " + " ".join(f"{f.name}={f.status}" for f in report.functions))
-            for path, message in unreadable:
-                print(f"{path}: not checked: {message}")
-            print(f"{len(reports)} files checked, {sum(r.ok for r in reports)} pass all eight")
+            print(checker.folder_text(reports, unreadable))
         return 0 if not unreadable and all(r.ok for r in reports) else 1
     report = checker.check_path(args.path, timeout=args.timeout)
     if args.csv:

@@ -18,7 +18,7 @@ import time
 
 from cnnstep.app.checker import cases as _cases
 from cnnstep.app.checker.diagnose import diagnose, exception_hint, judge
-from cnnstep.app.checker.report import FunctionReport, Report, folder_json, write_csv
+from cnnstep.app.checker.report import FunctionReport, Report, folder_json, folder_text, write_csv
 from cnnstep.app.checker.sandbox import DEFAULT_MEMORY, DEFAULT_TIMEOUT, run_jobs
 from cnnstep.app.checker.source import Source, SourceError, from_namespace, load
 from cnnstep.app.exercise import FUNCTIONS
@@ -33,6 +33,7 @@ __all__ = [
     "SourceError",
     "write_csv",
     "folder_json",
+    "folder_text",
     "DEFAULT_TIMEOUT",
 ]
 

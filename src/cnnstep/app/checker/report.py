@@ -18,7 +18,7 @@ import os
 import tempfile
 from dataclasses import dataclass, field
 
-__all__ = ["FunctionReport", "Report", "write_csv", "folder_json"]
+__all__ = ["FunctionReport", "Report", "write_csv", "folder_json", "folder_text"]
 
 MARKS = {"pass": "✓", "fail": "✗", "error": "✗", "timeout": "⏱", "missing": "–"}
 
@@ -149,3 +149,14 @@ def folder_json(reports: list, errors: list) -> dict:
         "checked": len(reports),
         "all_passed": sum(r.ok for r in reports),
     }
+
+
+def folder_text(reports: list, errors: list) -> str:
+    """The folder mode's terminal output: one line per file, then the count."""
+    lines = [
+        f"{r.file}: {r.passed}/{r.total} functions pass  " + " ".join(f"{f.name}={f.status}" for f in r.functions)
+        for r in reports
+    ]
+    lines += [f"{path}: not checked: {message}" for path, message in errors]
+    lines.append(f"{len(reports)} files checked, {sum(r.ok for r in reports)} pass all eight")
+    return "\n".join(lines)
