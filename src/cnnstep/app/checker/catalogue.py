@@ -1,13 +1,12 @@
-"""The known mistakes: each one written out as the function a learner would have written.
+"""The known mistakes: each one named, with the exercise's hint it breaks.
 
-A :class:`Mistake` is one of the eight with one thing wrong, the way it circulates in the
+A :class:`Mistake` is one of the eight with one thing wrong (written out in
+:mod:`~cnnstep.app.checker.mistakes`), the way it circulates in the
 copies of the exercise (the window at ``h`` instead of ``h*stride``, ``[pad:-pad]``,
 ``A_prev[vert_start:…, c]`` without ``i``, ``=`` where overlapping windows must add up,
 ``float(b)`` on a ``(1, 1, 1)`` array, ...). The diagnosis runs each candidate on the same
 cases as the learner's function; the one that gives the learner's outputs (and errors) on
 every case is named, with the line of the exercise's hints that it breaks.
-
-The helpers the mistakes call are the reference's, as in the checker's isolation.
 """
 
 from __future__ import annotations
