@@ -10,6 +10,8 @@ Arrays are channels-last, (m, n_H, n_W, n_C). :mod:`cnnstep.reference` holds the
 eight functions as plain loops (the teaching version and test oracle);
 :mod:`cnnstep.gradcheck` checks any backward against finite differences;
 :mod:`cnnstep.nn` builds networks from the blocks, and :func:`load_model` reads one back.
+``cnnstep.check(globals())`` checks a learner's own eight functions and diagnoses them
+(:mod:`cnnstep.app.checker`, imported on first use).
 """
 
 from cnnstep._kernels.config import set_workspace_limit, workspace_limit
@@ -39,4 +41,14 @@ __all__ = [
     "set_num_threads",
     "num_threads",
     "load_model",
+    "check",
 ]
+
+
+def __getattr__(name):
+    # The learner's checker lives in the app; ``import cnnstep`` stays NumPy-only until it is used.
+    if name == "check":
+        from cnnstep.app.checker import check
+
+        return check
+    raise AttributeError(f"module 'cnnstep' has no attribute {name!r}")

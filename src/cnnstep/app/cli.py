@@ -11,6 +11,7 @@ exit code 2, never a traceback; Ctrl-C is exit code 130.
     cnnstep demo       the exercise's eight blocks walked through, with figures
     cnnstep gradcheck  every backward (blocks and layers) against finite differences
     cnnstep bench      from a clone: benchmarks/bench_kernels.py with the options given
+    cnnstep check      a learner's own eight functions (a .py, an .ipynb or a folder), diagnosed
 """
 
 from __future__ import annotations
@@ -170,6 +171,10 @@ def _add_export(sub) -> None:
 def _cmd_demo(args) -> int:
     from cnnstep.app.demo import run
 
+    if args.exercise:
+        from cnnstep.app.exercise import walkthrough
+
+        return 1 if walkthrough(print) else 0
     if not args.out:
         raise ValueError("--out must name a folder, got the empty string")
     run(out=args.out, log=print)
@@ -316,6 +321,12 @@ def _add_demo(sub) -> None:
     from cnnstep.app.demo import DEFAULT_OUT
 
     p.add_argument("--out", default=DEFAULT_OUT, metavar="DIR", help="folder of the figures (default %(default)s)")
+    p.add_argument(
+        "--exercise",
+        action="store_true",
+        help="instead: run the exercise's own test cells (np.random.seed(1), both editions) and print each "
+        "value beside the published Expected Output",
+    )
     p.set_defaults(run=_cmd_demo)
 
 
@@ -356,11 +367,60 @@ def _add_bench(sub) -> None:
     p.set_defaults(run=_cmd_bench, takes_any_options=True)  # every option goes to the script
 
 
+# --------------------------------------------------------------------------- check
+
+
+def _cmd_check(args) -> int:
+    from cnnstep.app import checker
+
+    if not args.timeout > 0:
+        raise ValueError(f"--timeout must be a positive number of seconds, got {args.timeout:g}")
+    if os.path.isdir(args.path):
+        reports, unreadable = checker.check_folder(args.path, timeout=args.timeout, progress=True)
+        if args.csv:
+            checker.write_csv(reports, args.csv)
+        if args.json:
+            _print_json(checker.folder_json(reports, unreadable))
+        else:
+            print(checker.folder_text(reports, unreadable))
+        return 0 if not unreadable and all(r.ok for r in reports) else 1
+    report = checker.check_path(args.path, timeout=args.timeout)
+    if args.csv:
+        checker.write_csv([report], args.csv)
+    print(report.to_json() if args.json else report)
+    return 0 if report.ok else 1
+
+
+def _add_check(sub) -> None:
+    from cnnstep.app.checker import DEFAULT_TIMEOUT
+
+    p = sub.add_parser(
+        "check",
+        help="check a learner's own eight functions and say what is wrong",
+        description="Run the imports and function definitions of a .py file or .ipynb notebook (never "
+        "its test cells) in a sandbox, check each of the eight functions on the exercise's cells and "
+        "small seeded cases, and diagnose each failure. A folder: every .py/.ipynb in it, one line each. "
+        "Exit code 0 when all eight pass, 1 when one does not, 2 when PATH cannot be read.",
+    )
+    p.add_argument("path", metavar="PATH", help="a learner's .py file, .ipynb notebook, or a folder of them")
+    p.add_argument("--json", action="store_true", help="print one JSON object instead of the table")
+    p.add_argument("--csv", metavar="FILE", help="also write one row per file (passed count, each status)")
+    p.add_argument(
+        "--timeout",
+        type=float,
+        default=DEFAULT_TIMEOUT,
+        metavar="S",
+        help="seconds each function's checks may take (default %(default)g)",
+    )
+    p.set_defaults(run=_cmd_check)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="cnnstep", description="Convolutional networks built step by step in NumPy.")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
-    for add in (_add_train, _add_evaluate, _add_predict, _add_export, _add_demo, _add_gradcheck, _add_bench):
+    commands = (_add_train, _add_evaluate, _add_predict, _add_export, _add_check, _add_demo, _add_gradcheck, _add_bench)
+    for add in commands:
         add(sub)
     return parser
 

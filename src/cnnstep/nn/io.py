@@ -32,8 +32,10 @@ class ModelFileError(ValueError):
 
 
 @contextlib.contextmanager
-def atomic_write(path, mode: str = "wb", encoding: str | None = None):
+def atomic_write(path, mode: str = "wb", **open_options):
     """Open a temporary file beside ``path`` for writing; on success it replaces ``path``.
+
+    ``open_options`` go to :func:`open` (``encoding``, ``newline``).
 
     On any exception (KeyboardInterrupt included) the temporary file is removed and
     ``path`` is left as it was: no reader ever sees a half-written file.
@@ -41,7 +43,7 @@ def atomic_write(path, mode: str = "wb", encoding: str | None = None):
     path = os.fspath(path)
     tmp = f"{path}.{secrets.token_hex(4)}.tmp"
     try:
-        with open(tmp, mode.replace("w", "x"), encoding=encoding) as file:
+        with open(tmp, mode.replace("w", "x"), **open_options) as file:
             yield file
         os.replace(tmp, path)
     except BaseException:
