@@ -311,7 +311,7 @@ def _add_demo(sub) -> None:
         "demo",
         help="the exercise's eight blocks walked through, with figures",
         description="Run the eight blocks on small seeded inputs, print what the exercise prints, "
-        "and draw zero_pad.png, conv.png and pooling.png into --out.",
+        "and draw zero_pad.png, conv.png and pooling.png and the blocks' animations (GIFs) into --out.",
     )
     from cnnstep.app.demo import DEFAULT_OUT
 
