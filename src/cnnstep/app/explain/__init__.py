@@ -26,9 +26,11 @@ Example
 
 from __future__ import annotations
 
+import functools
 import os
 import secrets
 import shutil
+import tempfile
 from pathlib import Path
 
 from cnnstep._kernels import checks as _checks
@@ -96,13 +98,7 @@ def explain(model=None, image=None, out=DEFAULT_OUT, log=print) -> str:
             source.model.save(staging / MODEL)
             source.description += f"; saved beside this page as {MODEL}"
         views, logits = page.layer_views(source.model, picture.x)
-        from cnnstep.app import animate
-
-        gif_folder = staging / ANIMATIONS
-        paths = animate.write_all(gif_folder)
-        animations = [
-            {"file": f"{ANIMATIONS}/{Path(p).name}", "caption": animate.ANIMATIONS[Path(p).name]} for p in paths
-        ]
+        animations = _write_animations(staging / ANIMATIONS)
         page.input_png(picture.x, staging / "input.png")
         data = page.payload(source.model, source.description, picture, views, logits, animations)
         (staging / PAGE).write_text(page.render(data), encoding="utf-8")
@@ -113,6 +109,29 @@ def explain(model=None, image=None, out=DEFAULT_OUT, log=print) -> str:
     best = data["classes"][data["predicted"]]
     log(f"predicted class {best!r} (probability {data['probabilities'][data['predicted']]:.3f}) for {picture.source}")
     return os.fspath(target / PAGE)
+
+
+# --------------------------------------------------------------------------- the animations
+
+
+@functools.cache
+def _animation_bytes() -> tuple:
+    """The blocks' animations as (name, bytes): drawn once per process, they depend on nothing else."""
+    from cnnstep.app import animate
+
+    with tempfile.TemporaryDirectory(prefix="cnnstep-animations-") as folder:
+        return tuple((Path(p).name, Path(p).read_bytes()) for p in animate.write_all(folder))
+
+
+def _write_animations(folder: Path) -> list:
+    from cnnstep.app import animate
+
+    folder.mkdir()
+    shown = []
+    for name, content in _animation_bytes():
+        (folder / name).write_bytes(content)
+        shown.append({"file": f"{ANIMATIONS}/{name}", "caption": animate.ANIMATIONS[name]})
+    return shown
 
 
 # --------------------------------------------------------------------------- the folder
