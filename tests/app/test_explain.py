@@ -165,3 +165,13 @@ def test_an_image_needs_a_model_and_out_must_be_a_path(tmp_path):
     with pytest.raises(TypeError, match=r"explain: out must be a folder path"):
         explain(out=None)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_the_default_model_s_page_on_a_64x64_image_weighs_under_5_mb(tmp_path):
+    build("default", (64, 64, 3), 6, seed=0).save(tmp_path / "model.npz")
+    pixels = np.random.default_rng(0).integers(0, 256, size=(64, 64, 3), dtype=np.uint8)
+    Image.fromarray(pixels).save(tmp_path / "image.png")
+    explain(tmp_path / "model.npz", tmp_path / "image.png", out=tmp_path / "page", log=lambda line: None)
+    files = [p for p in (tmp_path / "page").rglob("*") if p.is_file()]
+    assert len(files) == 7  # index.html, input.png, five animations
+    assert sum(p.stat().st_size for p in files) < 5 * 1024 * 1024

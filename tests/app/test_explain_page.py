@@ -103,14 +103,10 @@ class Visit:
             route.abort()
 
     def click_cell(self, pos: int, channel: int, h: int, w: int) -> None:
+        """A real click at the centre of cell (h, w); Playwright's position is within the padding box."""
         canvas = self.page.locator(f"canvas[data-pos='{pos}'][data-channel='{channel}']")
-        box = canvas.bounding_box()
-        shape = self.page.evaluate(
-            f"[document.querySelector(\"canvas[data-pos='{pos}']\").height, "
-            f"document.querySelector(\"canvas[data-pos='{pos}']\").width]"
-        )
-        inner = (box["width"] - 2, box["height"] - 2)  # a 1 px border each side
-        canvas.click(position={"x": 1 + (w + 0.5) * inner[0] / shape[1], "y": 1 + (h + 0.5) * inner[1] / shape[0]})
+        rows, cols, width, height = canvas.evaluate("c => [c.height, c.width, c.clientWidth, c.clientHeight]")
+        canvas.click(position={"x": (w + 0.5) * width / cols, "y": (h + 0.5) * height / rows})
 
     def result(self) -> np.float32:
         """The value the panel shows, as the float32 the page holds (its 9 digits round-trip exactly)."""

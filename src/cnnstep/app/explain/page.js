@@ -184,10 +184,11 @@
     var bottom = Math.min(rows, r0 + height), right = Math.min(cols, c0 + width);
     if (bottom <= top || right <= left) return;
     var box = el("div", { "class": "mark " + (cls || "") });
-    box.style.left = (1 + left * view.cell - 1) + "px";
-    box.style.top = (1 + top * view.cell - 1) + "px";
-    box.style.width = ((right - left) * view.cell + 2) + "px";
-    box.style.height = ((bottom - top) * view.cell + 2) + "px";
+    // a 2 px frame just around the cells (the canvas's content starts 1 px in, after its border)
+    box.style.left = (left * view.cell - 1) + "px";
+    box.style.top = (top * view.cell - 1) + "px";
+    box.style.width = ((right - left) * view.cell + 4) + "px";
+    box.style.height = ((bottom - top) * view.cell + 4) + "px";
     view.maps[channel].appendChild(box);
     marks.push(box);
   }
