@@ -15,8 +15,10 @@ frames, Pillow writes the file) and returns the path it wrote:
 The numbers are small integers drawn from ``np.random.default_rng(seed)``, so that the
 arithmetic can be followed by eye, and every value shown that a block computes comes from
 the block itself (``cnnstep.conv_single_step``, ``pool_forward``, ``conv_backward``,
-``create_mask_from_window``, ``pool_backward``). :func:`write_all` writes the set that
-``cnnstep demo`` and ``cnnstep explain`` use.
+``create_mask_from_window``, ``pool_backward``). Each animation's numbers are computed
+first, without drawing, by its ``*_walk`` function (:class:`Walk`: the inputs, the block's
+result and one step per frame), which the tests check against the blocks.
+:func:`write_all` writes the set that ``cnnstep demo`` and ``cnnstep explain`` use.
 
 Needs matplotlib and Pillow (``pip install "cnnstep[app]"``).
 """
@@ -24,6 +26,7 @@ Needs matplotlib and Pillow (``pip install "cnnstep[app]"``).
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -37,6 +40,11 @@ __all__ = [
     "conv_backward_gif",
     "pool_backward_gif",
     "write_all",
+    "Walk",
+    "conv_forward_walk",
+    "pool_forward_walk",
+    "conv_backward_walk",
+    "pool_backward_walk",
     "ANIMATIONS",
     "MAX_SIDE",
 ]
@@ -210,6 +218,130 @@ def _paint(colours: list, row: int, col: int, height: int, width: int, colour: s
                 colours[r][c] = colour
 
 
+# --------------------------------------------------------------------------- the walks
+
+
+@dataclass(frozen=True)
+class Walk:
+    """What one animation shows, computed by the blocks, before any drawing.
+
+    ``settings`` holds the checked n, f, stride (and pad, mode); ``arrays`` the inputs and
+    the block's whole result; ``steps`` one dict per frame between the first and the
+    last, in the order the output cells are visited (row by row): ``h``, ``w``,
+    ``vert_start``, ``horiz_start``, and what that frame shows.
+    """
+
+    settings: dict
+    arrays: dict
+    steps: list = field(default_factory=list)
+
+
+def _cells(n_out: int, stride: int):
+    for h in range(n_out):
+        for w in range(n_out):
+            yield {"h": h, "w": w, "vert_start": h * stride, "horiz_start": w * stride}
+
+
+def _conv_settings(func, n, f, stride, pad) -> tuple:
+    n, f = _side(n, func, "n"), _checks.positive_int(f, func, "f")
+    stride, pad = _checks.positive_int(stride, func, "stride"), _pad(pad, func)
+    return n, f, stride, pad, _geometry(func, n, f, stride, pad)
+
+
+def _conv_forward_walk(func, n, f, stride, pad, seed) -> Walk:
+    n, f, stride, pad, n_out = _conv_settings(func, n, f, stride, pad)
+    rng = np.random.default_rng(_checks.seed(seed, func))
+    A_prev = rng.integers(-2, 3, size=(1, n, n, 1)).astype(np.float64)
+    W = rng.integers(-2, 3, size=(f, f, 1, 1)).astype(np.float64)
+    b = rng.integers(-1, 2, size=(1, 1, 1, 1)).astype(np.float64)
+    A_pad = cnnstep.zero_pad(A_prev, pad)[0, :, :, 0]
+    Z, _ = cnnstep.conv_forward(A_prev, W, b, {"stride": stride, "pad": pad})
+    walk = Walk(
+        {"n": n, "f": f, "stride": stride, "pad": pad}, {"A_prev": A_prev, "W": W, "b": b, "A_pad": A_pad, "Z": Z}
+    )
+    for cell in _cells(n_out, stride):
+        window = A_pad[cell["vert_start"] : cell["vert_start"] + f, cell["horiz_start"] : cell["horiz_start"] + f]
+        value = cnnstep.conv_single_step(window[:, :, np.newaxis], W[:, :, :, 0], b[:, :, :, 0])
+        walk.steps.append({**cell, "window": window, "value": value})
+    return walk
+
+
+def conv_forward_walk(n: int = 5, f: int = 3, stride: int = 2, pad: int = 1, seed: int = 0) -> Walk:
+    """The numbers of :func:`conv_forward_gif`: each step's window and ``conv_single_step`` of it."""
+    return _conv_forward_walk("conv_forward_walk", n, f, stride, pad, seed)
+
+
+def _pool_forward_walk(func, mode, n, f, stride, seed) -> Walk:
+    mode = _checks.pool_mode(mode, func)
+    n, f, stride, _, n_out = _conv_settings(func, n, f, stride, 0)
+    rng = np.random.default_rng(_checks.seed(seed, func))
+    A_prev = rng.integers(0, 10, size=(1, n, n, 1)).astype(np.float64)
+    A, _ = cnnstep.pool_forward(A_prev, {"f": f, "stride": stride}, mode=mode)
+    walk = Walk({"n": n, "f": f, "stride": stride, "mode": mode}, {"A_prev": A_prev, "A": A})
+    for cell in _cells(n_out, stride):
+        x = A_prev[0, :, :, 0]
+        window = x[cell["vert_start"] : cell["vert_start"] + f, cell["horiz_start"] : cell["horiz_start"] + f]
+        mask = cnnstep.create_mask_from_window(window) if mode == "max" else None
+        walk.steps.append({**cell, "window": window, "value": A[0, cell["h"], cell["w"], 0], "mask": mask})
+    return walk
+
+
+def pool_forward_walk(mode: str = "max", n: int = 4, f: int = 2, stride: int = 2, seed: int = 0) -> Walk:
+    """The numbers of :func:`pool_forward_gif`: each window, its mask (max) and pool_forward's output."""
+    return _pool_forward_walk("pool_forward_walk", mode, n, f, stride, seed)
+
+
+def _conv_backward_walk(func, n, f, stride, pad, seed) -> Walk:
+    n, f, stride, pad, n_out = _conv_settings(func, n, f, stride, pad)
+    rng = np.random.default_rng(_checks.seed(seed, func))
+    A_prev = rng.integers(-2, 3, size=(1, n, n, 1)).astype(np.float64)
+    W = rng.integers(-2, 3, size=(f, f, 1, 1)).astype(np.float64)
+    dZ = rng.choice(np.array([-2.0, -1.0, 1.0, 2.0]), size=(1, n_out, n_out, 1))
+    _, cache = cnnstep.conv_forward(A_prev, W, np.zeros((1, 1, 1, 1)), {"stride": stride, "pad": pad})
+    dA_prev, dW, db = cnnstep.conv_backward(dZ, cache)
+    arrays = {"A_prev": A_prev, "W": W, "dZ": dZ, "dA_prev": dA_prev, "dW": dW, "db": db}
+    walk = Walk({"n": n, "f": f, "stride": stride, "pad": pad}, arrays)
+    visited = np.zeros_like(dZ)
+    for cell in _cells(n_out, stride):
+        visited[0, cell["h"], cell["w"], 0] = 1.0
+        # the gradient is linear in dZ: conv_backward of the cells visited so far is the running sum
+        so_far, _, db_so_far = cnnstep.conv_backward(dZ * visited, cache)
+        sent = W[:, :, 0, 0] * dZ[0, cell["h"], cell["w"], 0]
+        walk.steps.append({**cell, "sent": sent, "dA_prev": so_far[0, :, :, 0], "db": float(db_so_far.sum())})
+    return walk
+
+
+def conv_backward_walk(n: int = 4, f: int = 2, stride: int = 1, pad: int = 1, seed: int = 0) -> Walk:
+    """The numbers of :func:`conv_backward_gif`: what each dZ cell sends back and dA_prev so far."""
+    return _conv_backward_walk("conv_backward_walk", n, f, stride, pad, seed)
+
+
+def _pool_backward_walk(func, n, f, stride, seed) -> Walk:
+    n, f, stride, _, n_out = _conv_settings(func, n, f, stride, 0)
+    rng = np.random.default_rng(_checks.seed(seed, func))
+    hparameters = {"f": f, "stride": stride}
+    A_prev = rng.integers(0, 5, size=(1, n, n, 1)).astype(np.float64)
+    if f > 1:  # a tie in the first window, so that the picture shows one
+        A_prev[0, 0, 0, 0] = A_prev[0, f - 1, f - 1, 0] = A_prev[0, :f, :f, 0].max()
+    _, cache = cnnstep.pool_forward(A_prev, hparameters, mode="max")
+    dA = rng.integers(1, 4, size=(1, n_out, n_out, 1)).astype(np.float64)
+    dA_prev = cnnstep.pool_backward(dA, cache, mode="max")
+    walk = Walk({"n": n, "f": f, "stride": stride}, {"A_prev": A_prev, "dA": dA, "dA_prev": dA_prev})
+    visited = np.zeros_like(dA)
+    x = A_prev[0, :, :, 0]
+    for cell in _cells(n_out, stride):
+        visited[0, cell["h"], cell["w"], 0] = 1.0
+        window = x[cell["vert_start"] : cell["vert_start"] + f, cell["horiz_start"] : cell["horiz_start"] + f]
+        so_far = cnnstep.pool_backward(dA * visited, cache, mode="max")
+        walk.steps.append({**cell, "mask": cnnstep.create_mask_from_window(window), "dA_prev": so_far[0, :, :, 0]})
+    return walk
+
+
+def pool_backward_walk(n: int = 4, f: int = 2, stride: int = 1, seed: int = 0) -> Walk:
+    """The numbers of :func:`pool_backward_gif`: each window's mask and dA_prev so far."""
+    return _pool_backward_walk("pool_backward_walk", n, f, stride, seed)
+
+
 # --------------------------------------------------------------------------- conv_forward
 
 
@@ -238,14 +370,10 @@ def conv_forward_gif(path, n: int = 5, f: int = 3, stride: int = 2, pad: int = 1
     """
     func = "conv_forward_gif"
     path = _path(path, func)
-    n, f = _side(n, func, "n"), _checks.positive_int(f, func, "f")
-    stride, pad = _checks.positive_int(stride, func, "stride"), _pad(pad, func)
-    n_out = _geometry(func, n, f, stride, pad)
-    rng = np.random.default_rng(_checks.seed(seed, func))
-    A_prev = rng.integers(-2, 3, size=(1, n, n, 1)).astype(np.float64)
-    W = rng.integers(-2, 3, size=(f, f, 1, 1)).astype(np.float64)
-    b = rng.integers(-1, 2, size=(1, 1, 1, 1)).astype(np.float64)
-    A_pad = cnnstep.zero_pad(A_prev, pad)[0, :, :, 0]
+    walk = _conv_forward_walk(func, n, f, stride, pad, seed)
+    A_prev, W, b, A_pad, Z_check = (walk.arrays[k] for k in ("A_prev", "W", "b", "A_pad", "Z"))
+    n, f, stride, pad = A_prev.shape[1], W.shape[0], walk.settings["stride"], walk.settings["pad"]
+    n_out = Z_check.shape[1]
     side = n + 2 * pad
 
     width = side + f + n_out + 4.5
@@ -272,29 +400,26 @@ def conv_forward_gif(path, n: int = 5, f: int = 3, stride: int = 2, pad: int = 1
     sum_line.set_text(f"Z[h, w] = conv_single_step(window, W, b): {n_out}x{n_out} outputs")
     movie.snap()
 
-    for h in range(n_out):
-        for w in range(n_out):
-            vert_start, horiz_start = h * stride, w * stride
-            window = A_pad[vert_start : vert_start + f, horiz_start : horiz_start + f]
-            value = cnnstep.conv_single_step(window[:, :, np.newaxis], W[:, :, :, 0], b[:, :, :, 0])
-            Z[h, w], done[h, w] = value, True
-            colours = [row[:] for row in pad_colours]
-            _paint(colours, vert_start, horiz_start, f, f, WINDOW)
-            grid_in.colour(colours)
-            grid_in.outline(vert_start, horiz_start, f, f)
-            out_colours = [[DONE if done[r][c] else EMPTY for c in range(n_out)] for r in range(n_out)]
-            out_colours[h][w] = CURRENT
-            grid_out.fill(Z, out_colours, blank=~done)
-            terms = " + ".join(_term(a, k) for a, k in zip(window.ravel(), W[:, :, 0, 0].ravel(), strict=True))
-            header.set_text(
-                f"conv_forward: output ({h}, {w}) reads rows {vert_start}..{vert_start + f - 1}, "
-                f"columns {horiz_start}..{horiz_start + f - 1}"
-            )
-            bias = _number(b[0, 0, 0, 0])
-            sum_line.set_text(_wrap(f"{terms} + {bias if b[0, 0, 0, 0] >= 0 else f'({bias})'}", 88))
-            result_line.set_text(f"conv_single_step(window, W, b) = Z[{h}, {w}] = {_number(value)}")
-            movie.snap()
-    Z_check, _ = cnnstep.conv_forward(A_prev, W, b, {"stride": stride, "pad": pad})
+    for step in walk.steps:
+        h, w, window, value = step["h"], step["w"], step["window"], step["value"]
+        vert_start, horiz_start = step["vert_start"], step["horiz_start"]
+        Z[h, w], done[h, w] = value, True
+        colours = [row[:] for row in pad_colours]
+        _paint(colours, vert_start, horiz_start, f, f, WINDOW)
+        grid_in.colour(colours)
+        grid_in.outline(vert_start, horiz_start, f, f)
+        out_colours = [[DONE if done[r][c] else EMPTY for c in range(n_out)] for r in range(n_out)]
+        out_colours[h][w] = CURRENT
+        grid_out.fill(Z, out_colours, blank=~done)
+        terms = " + ".join(_term(a, k) for a, k in zip(window.ravel(), W[:, :, 0, 0].ravel(), strict=True))
+        header.set_text(
+            f"conv_forward: output ({h}, {w}) reads rows {vert_start}..{vert_start + f - 1}, "
+            f"columns {horiz_start}..{horiz_start + f - 1}"
+        )
+        bias = _number(b[0, 0, 0, 0])
+        sum_line.set_text(_wrap(f"{terms} + {bias if b[0, 0, 0, 0] >= 0 else f'({bias})'}", 88))
+        result_line.set_text(f"conv_single_step(window, W, b) = Z[{h}, {w}] = {_number(value)}")
+        movie.snap()
     grid_in.hide_outline()
     grid_in.colour(pad_colours)
     grid_out.fill(Z, DONE)
@@ -347,16 +472,14 @@ def pool_forward_gif(path, mode: str = "max", n: int = 4, f: int = 2, stride: in
     """
     func = "pool_forward_gif"
     path = _path(path, func)
-    mode = _checks.pool_mode(mode, func)
-    n, f, stride = _side(n, func, "n"), _checks.positive_int(f, func, "f"), _checks.positive_int(stride, func, "stride")
-    n_out = _geometry(func, n, f, stride, 0)
-    rng = np.random.default_rng(_checks.seed(seed, func))
-    A_prev = rng.integers(0, 10, size=(1, n, n, 1)).astype(np.float64)
-    A, _ = cnnstep.pool_forward(A_prev, {"f": f, "stride": stride}, mode=mode)
+    walk = _pool_forward_walk(func, mode, n, f, stride, seed)
+    n, f, stride, mode = (walk.settings[k] for k in ("n", "f", "stride", "mode"))
+    A_prev, A = walk.arrays["A_prev"], walk.arrays["A"]
+    n_out = A.shape[1]
     x = A_prev[0, :, :, 0]
 
     movie = _Movie(func, max(n + n_out + 4, 15), n + 4.7)
-    top, x_out = 1.2, n + 2.5
+    top, x_out = 1.7, n + 2.5
     grid_in = movie.grid(1, top, n, n, "A_prev")
     grid_out = movie.grid(x_out, top, n_out, n_out, f"A, mode={mode!r}")
     movie.text(x_out, top + n_out + 0.9, f"f {f}, stride {stride}", fontsize=10, color="#555555")
@@ -367,30 +490,27 @@ def pool_forward_gif(path, mode: str = "max", n: int = 4, f: int = 2, stride: in
     grid_out.fill(A[0, :, :, 0], EMPTY, blank=~done)
     movie.snap()
 
-    for h in range(n_out):
-        for w in range(n_out):
-            vert_start, horiz_start = h * stride, w * stride
-            window = x[vert_start : vert_start + f, horiz_start : horiz_start + f]
-            value = A[0, h, w, 0]
-            colours = _colours(n, n)
-            _paint(colours, vert_start, horiz_start, f, f, WINDOW)
-            if mode == "max":
-                mask = cnnstep.create_mask_from_window(window)
-                _paint(colours, vert_start, horiz_start, f, f, MASK, only=mask)
-                ties = int(mask.sum())
-                tie_text = f" ({ties} cells hold it)" if ties > 1 else ""
-                line.set_text(f"max(window) = A[{h}, {w}] = {_number(value)}{tie_text}")
-            else:
-                cells = " + ".join(_number(v) for v in window.ravel())
-                line.set_text(_wrap(f"({cells}) / {window.size} = A[{h}, {w}] = {_number(value)}", 60))
-            grid_in.colour(colours)
-            grid_in.outline(vert_start, horiz_start, f, f)
-            done[h, w] = True
-            out_colours = [[DONE if done[r][c] else EMPTY for c in range(n_out)] for r in range(n_out)]
-            out_colours[h][w] = CURRENT
-            grid_out.fill(A[0, :, :, 0], out_colours, blank=~done)
-            header.set_text(f"pool_forward, mode={mode!r}: output ({h}, {w})")
-            movie.snap()
+    for step in walk.steps:
+        h, w, window, value, mask = (step[k] for k in ("h", "w", "window", "value", "mask"))
+        vert_start, horiz_start = step["vert_start"], step["horiz_start"]
+        colours = _colours(n, n)
+        _paint(colours, vert_start, horiz_start, f, f, WINDOW)
+        if mode == "max":
+            _paint(colours, vert_start, horiz_start, f, f, MASK, only=mask)
+            ties = int(mask.sum())
+            tie_text = f" ({ties} cells hold it)" if ties > 1 else ""
+            line.set_text(f"max(window) = A[{h}, {w}] = {_number(value)}{tie_text}")
+        else:
+            cells = " + ".join(_number(v) for v in window.ravel())
+            line.set_text(_wrap(f"({cells}) / {window.size} = A[{h}, {w}] = {_number(value)}", 60))
+        grid_in.colour(colours)
+        grid_in.outline(vert_start, horiz_start, f, f)
+        done[h, w] = True
+        out_colours = [[DONE if done[r][c] else EMPTY for c in range(n_out)] for r in range(n_out)]
+        out_colours[h][w] = CURRENT
+        grid_out.fill(A[0, :, :, 0], out_colours, blank=~done)
+        header.set_text(f"pool_forward, mode={mode!r}: output ({h}, {w})")
+        movie.snap()
     grid_in.hide_outline()
     grid_in.colour(PLAIN)
     grid_out.fill(A[0, :, :, 0], DONE)
@@ -427,15 +547,10 @@ def conv_backward_gif(path, n: int = 4, f: int = 2, stride: int = 1, pad: int = 
     """
     func = "conv_backward_gif"
     path = _path(path, func)
-    n, f = _side(n, func, "n"), _checks.positive_int(f, func, "f")
-    stride, pad = _checks.positive_int(stride, func, "stride"), _pad(pad, func)
-    n_out = _geometry(func, n, f, stride, pad)
-    rng = np.random.default_rng(_checks.seed(seed, func))
-    A_prev = rng.integers(-2, 3, size=(1, n, n, 1)).astype(np.float64)
-    W = rng.integers(-2, 3, size=(f, f, 1, 1)).astype(np.float64)
-    b = np.zeros((1, 1, 1, 1))
-    dZ = rng.choice(np.array([-2.0, -1.0, 1.0, 2.0]), size=(1, n_out, n_out, 1))
-    _, cache = cnnstep.conv_forward(A_prev, W, b, {"stride": stride, "pad": pad})
+    walk = _conv_backward_walk(func, n, f, stride, pad, seed)
+    n, f, stride, pad = (walk.settings[k] for k in ("n", "f", "stride", "pad"))
+    W, dZ = walk.arrays["W"], walk.arrays["dZ"]
+    n_out = dZ.shape[1]
     side = n + 2 * pad
 
     movie = _Movie(func, max(n_out + f + side + 5, 17), max(side, n_out) + 4.7)
@@ -461,38 +576,36 @@ def conv_backward_gif(path, n: int = 4, f: int = 2, stride: int = 1, pad: int = 
     movie.snap()
 
     visited = np.zeros_like(dZ)
-    for h in range(n_out):
-        for w in range(n_out):
-            visited[0, h, w, 0] = 1.0
-            dA_prev, dW, db = cnnstep.conv_backward(dZ * visited, cache)
-            dA_shown[pad : pad + n, pad : pad + n] = dA_prev[0, :, :, 0]
-            vert_start, horiz_start = h * stride, w * stride
-            dz_colours = _colours(n_out, n_out, DONE)
-            for r in range(n_out):
-                for c in range(n_out):
-                    if not visited[0, r, c, 0]:
-                        dz_colours[r][c] = PLAIN
-            dz_colours[h][w] = CURRENT
-            grid_dz.colour(dz_colours)
-            grid_dz.outline(h, w, 1, 1)
-            grid_w.fill(W[:, :, 0, 0] * dZ[0, h, w, 0], WINDOW)
-            colours = [row[:] for row in pad_colours]
-            _paint(colours, vert_start, horiz_start, f, f, WINDOW)
-            grid_da.fill(dA_shown, colours, blank=ring)
-            grid_da.outline(vert_start, horiz_start, f, f)
-            header.set_text(f"conv_backward: dZ[{h}, {w}] = {_number(dZ[0, h, w, 0])} goes back to its window")
-            line.set_text(
-                f"dA_prev_pad[{vert_start}:{vert_start + f}, {horiz_start}:{horiz_start + f}] += W · dZ[{h}, {w}]"
-            )
-            line2.set_text(f"dW += window · dZ[{h}, {w}];  db = sum of the dZ cells so far = {_number(db.sum())}")
-            movie.snap()
+    for step in walk.steps:
+        h, w, vert_start, horiz_start = (step[k] for k in ("h", "w", "vert_start", "horiz_start"))
+        visited[0, h, w, 0] = 1.0
+        dA_shown[pad : pad + n, pad : pad + n] = step["dA_prev"]
+        dz_colours = _colours(n_out, n_out, DONE)
+        for r in range(n_out):
+            for c in range(n_out):
+                if not visited[0, r, c, 0]:
+                    dz_colours[r][c] = PLAIN
+        dz_colours[h][w] = CURRENT
+        grid_dz.colour(dz_colours)
+        grid_dz.outline(h, w, 1, 1)
+        grid_w.fill(step["sent"], WINDOW)
+        colours = [row[:] for row in pad_colours]
+        _paint(colours, vert_start, horiz_start, f, f, WINDOW)
+        grid_da.fill(dA_shown, colours, blank=ring)
+        grid_da.outline(vert_start, horiz_start, f, f)
+        header.set_text(f"conv_backward: dZ[{h}, {w}] = {_number(dZ[0, h, w, 0])} goes back to its window")
+        line.set_text(
+            f"dA_prev_pad[{vert_start}:{vert_start + f}, {horiz_start}:{horiz_start + f}] += W · dZ[{h}, {w}]"
+        )
+        line2.set_text(f"dW += window · dZ[{h}, {w}];  db = sum of the dZ cells so far = {_number(step['db'])}")
+        movie.snap()
     grid_dz.hide_outline()
     grid_da.hide_outline()
     grid_dz.colour(DONE)
     grid_da.fill(dA_shown, pad_colours, blank=ring)
     header.set_text("conv_backward: overlaps added up, the padding cut off")
     line.set_text("dA_prev = dA_prev_pad without its padding")
-    line2.set_text(f"db = sum(dZ) = {_number(db.sum())}")
+    line2.set_text(f"db = sum(dZ) = {_number(walk.arrays['db'].sum())}")
     movie.snap()
     return movie.save(path)
 
@@ -523,15 +636,10 @@ def pool_backward_gif(path, n: int = 4, f: int = 2, stride: int = 1, seed: int =
     """
     func = "pool_backward_gif"
     path = _path(path, func)
-    n, f, stride = _side(n, func, "n"), _checks.positive_int(f, func, "f"), _checks.positive_int(stride, func, "stride")
-    n_out = _geometry(func, n, f, stride, 0)
-    rng = np.random.default_rng(_checks.seed(seed, func))
-    hparameters = {"f": f, "stride": stride}
-    A_prev = rng.integers(0, 5, size=(1, n, n, 1)).astype(np.float64)
-    if f > 1:  # a tie in the first window, so that the picture shows one
-        A_prev[0, 0, 0, 0] = A_prev[0, f - 1, f - 1, 0] = A_prev[0, :f, :f, 0].max()
-    _, cache = cnnstep.pool_forward(A_prev, hparameters, mode="max")
-    dA = rng.integers(1, 4, size=(1, n_out, n_out, 1)).astype(np.float64)
+    walk = _pool_backward_walk(func, n, f, stride, seed)
+    n, f, stride = (walk.settings[k] for k in ("n", "f", "stride"))
+    A_prev, dA = walk.arrays["A_prev"], walk.arrays["dA"]
+    n_out = dA.shape[1]
     x = A_prev[0, :, :, 0]
 
     movie = _Movie(func, max(2 * n + n_out + 6, 17), n + 4.7)
@@ -549,33 +657,30 @@ def pool_backward_gif(path, n: int = 4, f: int = 2, stride: int = 1, seed: int =
     movie.snap()
 
     visited = np.zeros_like(dA)
-    for h in range(n_out):
-        for w in range(n_out):
-            visited[0, h, w, 0] = 1.0
-            dA_prev = cnnstep.pool_backward(dA * visited, cache, mode="max")
-            vert_start, horiz_start = h * stride, w * stride
-            mask = cnnstep.create_mask_from_window(x[vert_start : vert_start + f, horiz_start : horiz_start + f])
-            colours = _colours(n, n)
-            _paint(colours, vert_start, horiz_start, f, f, WINDOW)
-            _paint(colours, vert_start, horiz_start, f, f, MASK, only=mask)
-            grid_in.colour(colours)
-            grid_in.outline(vert_start, horiz_start, f, f)
-            da_colours = [[DONE if visited[0, r, c, 0] else PLAIN for c in range(n_out)] for r in range(n_out)]
-            da_colours[h][w] = CURRENT
-            grid_da.colour(da_colours)
-            out_colours = _colours(n, n, EMPTY)
-            _paint(out_colours, vert_start, horiz_start, f, f, MASK, only=mask)
-            grid_out.fill(dA_prev[0, :, :, 0], out_colours)
-            grid_out.outline(vert_start, horiz_start, f, f)
-            ties = int(mask.sum())
-            who = "its maximum" if ties == 1 else f"each of its {ties} tied maxima"
-            header.set_text(f"pool_backward, mode='max': dA[{h}, {w}] = {_number(dA[0, h, w, 0])}")
-            line.set_text(f"mask = create_mask_from_window(window): {who} gets {_number(dA[0, h, w, 0])}")
-            movie.snap()
+    for step in walk.steps:
+        h, w, vert_start, horiz_start, mask = (step[k] for k in ("h", "w", "vert_start", "horiz_start", "mask"))
+        visited[0, h, w, 0] = 1.0
+        colours = _colours(n, n)
+        _paint(colours, vert_start, horiz_start, f, f, WINDOW)
+        _paint(colours, vert_start, horiz_start, f, f, MASK, only=mask)
+        grid_in.colour(colours)
+        grid_in.outline(vert_start, horiz_start, f, f)
+        da_colours = [[DONE if visited[0, r, c, 0] else PLAIN for c in range(n_out)] for r in range(n_out)]
+        da_colours[h][w] = CURRENT
+        grid_da.colour(da_colours)
+        out_colours = _colours(n, n, EMPTY)
+        _paint(out_colours, vert_start, horiz_start, f, f, MASK, only=mask)
+        grid_out.fill(step["dA_prev"], out_colours)
+        grid_out.outline(vert_start, horiz_start, f, f)
+        ties = int(mask.sum())
+        who = "its maximum" if ties == 1 else f"each of its {ties} tied maxima"
+        header.set_text(f"pool_backward, mode='max': dA[{h}, {w}] = {_number(dA[0, h, w, 0])}")
+        line.set_text(f"mask = create_mask_from_window(window): {who} gets {_number(dA[0, h, w, 0])}")
+        movie.snap()
     grid_in.hide_outline()
     grid_out.hide_outline()
     grid_in.colour(PLAIN)
-    grid_out.fill(dA_prev[0, :, :, 0], DONE)
+    grid_out.fill(walk.arrays["dA_prev"][0, :, :, 0], DONE)
     header.set_text("pool_backward, mode='max': overlaps added up")
     line.set_text("dA_prev = pool_backward(dA, cache, mode='max')")
     movie.snap()
