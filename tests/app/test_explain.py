@@ -159,11 +159,27 @@ def test_image_files_cannot_feed_a_two_channel_model(tmp_path):
         sources.read_image(tmp_path / "g.png", (4, 4, 2))
 
 
+def test_inputs_inside_out_and_the_root_folder_are_refused(saved, tmp_path):
+    out = tmp_path / "page"
+    explain(saved / "model.npz", saved / "photo.png", out=out, log=lambda line: None)
+    (tmp_path / "page" / "input.png").replace(tmp_path / "kept.png")
+    explain(saved / "model.npz", tmp_path / "kept.png", out=out, log=lambda line: None)
+    with pytest.raises(
+        ValueError, match=r"explain: IMAGE '.*input.png' is inside --out '.*page', which the new page replaces"
+    ):
+        explain(saved / "model.npz", out / "input.png", out=out, log=lambda line: None)
+    with pytest.raises(ValueError, match=r"explain: --out '/' is the root folder"):
+        explain(saved / "model.npz", saved / "photo.png", out="/", log=lambda line: None)
+    assert (out / "index.html").is_file()
+
+
 def test_an_image_needs_a_model_and_out_must_be_a_path(tmp_path):
     with pytest.raises(ValueError, match=r"explain: an IMAGE needs a MODEL"):
         explain(None, tmp_path / "x.png", out=tmp_path / "p")
     with pytest.raises(TypeError, match=r"explain: out must be a folder path"):
         explain(out=None)
+    with pytest.raises(TypeError, match=r"explain: model must be a path"):
+        explain(3, out=tmp_path / "p")
     assert list(tmp_path.iterdir()) == []
 
 
@@ -175,3 +191,40 @@ def test_the_default_model_s_page_on_a_64x64_image_weighs_under_5_mb(tmp_path):
     files = [p for p in (tmp_path / "page").rglob("*") if p.is_file()]
     assert len(files) == 7  # index.html, input.png, five animations
     assert sum(p.stat().st_size for p in files) < 5 * 1024 * 1024
+
+
+def test_a_failure_while_building_leaves_the_earlier_page_and_nothing_beside_it(saved, tmp_path, monkeypatch):
+    out = tmp_path / "page"
+    explain(saved / "model.npz", saved / "photo.png", out=out, log=lambda line: None)
+    before = (out / "index.html").read_bytes()
+
+    def interrupted(data):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(page, "render", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        explain(saved / "model.npz", saved / "photo.png", out=out, log=lambda line: None)
+    assert (out / "index.html").read_bytes() == before
+    assert [p.name for p in tmp_path.iterdir()] == ["page"]
+
+
+def test_a_failure_while_moving_the_page_in_puts_the_earlier_one_back(saved, tmp_path, monkeypatch):
+    import os
+
+    out = tmp_path / "page"
+    explain(saved / "model.npz", saved / "photo.png", out=out, log=lambda line: None)
+    before = sorted((p.relative_to(out), p.read_bytes()) for p in out.rglob("*") if p.is_file())
+    replace = os.replace
+
+    def full_disk(src, dst):
+        moving_in = os.path.dirname(os.path.abspath(dst)) == str(out) and os.fspath(src).endswith(".tmp/index.html")
+        if moving_in:
+            raise OSError(28, "No space left on device")
+        return replace(src, dst)
+
+    monkeypatch.setattr(os, "replace", full_disk)
+    with pytest.raises(OSError, match="No space left"):
+        explain(saved / "model.npz", saved / "photo.png", out=out, log=lambda line: None)
+    monkeypatch.undo()
+    assert sorted((p.relative_to(out), p.read_bytes()) for p in out.rglob("*") if p.is_file()) == before
+    assert [p.name for p in tmp_path.iterdir()] == ["page"]

@@ -74,16 +74,16 @@ def explain(model=None, image=None, out=DEFAULT_OUT, log=print) -> str:
         An unreadable model or image, an image the model cannot take, an ``out`` that
         cannot be written; nothing is left behind.
     """
-    if model is not None and image is not None and not isinstance(image, (str, os.PathLike)):
-        raise TypeError(f"{FUNC}: image must be a path (str or pathlib.Path), got {_checks.show(image)}")
+    for value, what in ((model, "model"), (image, "image")):
+        if value is not None and (not isinstance(value, (str, os.PathLike)) or not os.fspath(value)):
+            raise TypeError(f"{FUNC}: {what} must be a path (str or pathlib.Path), got {_checks.show(value)}")
+    if model is None and image is not None:
+        raise ValueError(f"{FUNC}: an IMAGE needs a MODEL to read it: cnnstep explain MODEL IMAGE")
     target = _target(out)
-    if model is None:
-        if image is not None:
-            raise ValueError(f"{FUNC}: an IMAGE needs a MODEL to read it: cnnstep explain MODEL IMAGE")
-        source = None
-    else:
-        if not isinstance(model, (str, os.PathLike)) or not os.fspath(model):
-            raise TypeError(f"{FUNC}: model must be a path (str or pathlib.Path), got {_checks.show(model)}")
+    _outside(model, target, "MODEL")
+    _outside(image, target, "IMAGE")
+    source = None
+    if model is not None:
         source = sources.saved_model(model, log=log)
         picture = (
             sources.test_picture(source, model)
@@ -108,7 +108,7 @@ def explain(model=None, image=None, out=DEFAULT_OUT, log=print) -> str:
         raise
     best = data["classes"][data["predicted"]]
     log(f"predicted class {best!r} (probability {data['probabilities'][data['predicted']]:.3f}) for {picture.source}")
-    return os.fspath(target / PAGE)
+    return os.fspath(Path(out) / PAGE)
 
 
 # --------------------------------------------------------------------------- the animations
@@ -141,15 +141,26 @@ def _target(out) -> Path:
     """``out`` as a Path, after checking that a page may be written there."""
     if not isinstance(out, (str, os.PathLike)) or not os.fspath(out):
         raise TypeError(f"{FUNC}: out must be a folder path (str or pathlib.Path), got {_checks.show(out)}")
-    target = Path(out)
+    target = Path(os.path.abspath(out))  # "." and "a/.." name their folder, not ""
+    if target == target.parent:
+        raise ValueError(f"{FUNC}: --out {os.fspath(out)!r} is the root folder; give a folder for the page")
     if target.exists() and not target.is_dir():
-        raise ValueError(f"{FUNC}: --out {os.fspath(target)!r} is a file; expected a folder for the page")
+        raise ValueError(f"{FUNC}: --out {os.fspath(out)!r} is a file; expected a folder for the page")
     if target.is_dir() and not _replaceable(target):
         raise ValueError(
-            f"{FUNC}: --out {os.fspath(target)!r} holds other files than an earlier page of cnnstep explain; "
+            f"{FUNC}: --out {os.fspath(out)!r} holds other files than an earlier page of cnnstep explain; "
             f"give a new or empty folder"
         )
     return target
+
+
+def _outside(path, target: Path, what: str) -> None:
+    """Refuse an input inside the folder that the new page replaces."""
+    if path is not None and target in Path(os.path.abspath(path)).parents:
+        raise ValueError(
+            f"{FUNC}: {what} {os.fspath(path)!r} is inside --out {os.fspath(target)!r}, which the new page "
+            f"replaces; give another --out"
+        )
 
 
 def _replaceable(folder: Path) -> bool:
@@ -168,7 +179,7 @@ def _replaceable(folder: Path) -> bool:
 
 def _staging(target: Path) -> Path:
     """A new, empty folder beside ``target`` for the page under construction."""
-    parent = target.absolute().parent
+    parent = target.parent
     try:
         parent.mkdir(parents=True, exist_ok=True)
         staging = parent / f".{target.name}.{secrets.token_hex(4)}.tmp"
@@ -179,15 +190,32 @@ def _staging(target: Path) -> Path:
 
 
 def _publish(staging: Path, target: Path) -> None:
-    """Move the finished folder into place; an earlier page there is replaced."""
+    """Move the finished page into place; an earlier page there is replaced.
+
+    A new folder is renamed into place whole. An existing one keeps its identity (it may
+    be the current folder): the earlier page's entries are set aside, the new ones moved
+    in with index.html last, so that the page is complete once it is there; on failure
+    the earlier page is put back.
+    """
     if not target.exists():
         os.replace(staging, target)
         return
     old = target.with_name(f".{target.name}.{secrets.token_hex(4)}.old")
-    os.replace(target, old)
+    old.mkdir()
+    set_aside, moved_in = [], []
     try:
-        os.replace(staging, target)
+        for entry in list(target.iterdir()):
+            os.replace(entry, old / entry.name)
+            set_aside.append(entry.name)
+        for name in sorted((p.name for p in staging.iterdir()), key=lambda name: name == PAGE):
+            os.replace(staging / name, target / name)
+            moved_in.append(name)
     except BaseException:
-        os.replace(old, target)
+        for name in moved_in:
+            os.replace(target / name, staging / name)
+        for name in set_aside:
+            os.replace(old / name, target / name)
+        old.rmdir()
         raise
+    staging.rmdir()
     shutil.rmtree(old, ignore_errors=True)

@@ -112,7 +112,7 @@
   views.forEach(function (view, pos) {
     var title = (view.index < 0 ? "" : view.index + " · ") + view.name;
     var head = el("h3", { html: escapeHtml(title) + '<span class="config">' + escapeHtml(view.config) +
-      '</span><span class="shape">output ' + escapeHtml(shapeText(view.shape)) + "</span>" });
+      '</span><span class="shape">' + (view.kind === "input" ? "shape " : "output ") + escapeHtml(shapeText(view.shape)) + "</span>" });
     if (!view.values) {
       layersBox.appendChild(el("div", { "class": "layer flat", id: "layer-" + pos }, [head]));
       return;
