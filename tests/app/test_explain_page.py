@@ -213,22 +213,33 @@ def test_max_and_average_pool_cells_show_their_window_and_its_max_or_mean(visit,
     assert seen.errors == []
 
 
-def test_an_average_pool_cell_shows_the_mean_of_its_real_cells(visit, tmp_path, rng):
+def test_a_strided_conv_and_an_average_pool_cell_show_their_windows(visit, tmp_path, rng):
     from cnnstep.nn import AvgPool2D, Conv2D, Dense, Flatten, Sequential
 
-    model = Sequential([Conv2D(2, 3), AvgPool2D(3, stride=2, pad="same"), Flatten(), Dense(2)], (7, 7, 1), seed=2)
+    layers = [Conv2D(2, 3, stride=2, pad=1), AvgPool2D(3, stride=2, pad="same"), Flatten(), Dense(2)]
+    model = Sequential(layers, (7, 7, 1), seed=2)
     model.save(tmp_path / "model.npz")
     x = rng.normal(size=(7, 7, 1)).astype(np.float32)
     np.save(tmp_path / "x.npy", x)
     explain(tmp_path / "model.npz", tmp_path / "x.npy", out=tmp_path / "page", log=lambda line: None)
-    Z = model.layers[0].forward(x[np.newaxis], training=False)[0, :, :, 1]
     seen = visit(tmp_path / "page")
-    seen.click_cell(2, 1, 0, 3)  # 'same' 3x3/2 on 7: one padded row above, one column at the right
-    window = Z[0:2, 5:7]
+
+    # Conv2D 3x3, stride 2, pad 1 on 7x7 -> 4x4: output (3, 0) reads padded rows 6..8, columns 0..2
+    seen.click_cell(1, 1, 3, 0)
+    window = cnnstep.zero_pad(x[np.newaxis], 1)[0, 6:9, 0:3, :]
+    W, b = model.layers[0].params["W"][..., 1], model.layers[0].params["b"][..., 1]
+    np.testing.assert_array_equal(as_floats(seen.table("window", 0)), window[:, :, 0])
+    expected = cnnstep.conv_single_step(window, W, b)
+    assert abs(float(seen.result()) - float(expected)) <= sum_tolerance(window * W, float(b.reshape(())), np.float32)
+
+    # AvgPool2D 3x3, stride 2, 'same' on 4x4 -> 2x2, one padded row and column after the input
+    Z = model.layers[0].forward(x[np.newaxis], training=False)[0, :, :, 1]
+    seen.click_cell(2, 1, 1, 1)
+    real = Z[2:4, 2:4]
     shown = [v for row in seen.table("window", 1) for v in row]
     assert shown.count("pad") == 5
-    np.testing.assert_array_equal(np.array([float(v) for v in shown if v != "pad"], dtype=np.float32), window.ravel())
-    assert abs(float(seen.result()) - float(window.mean())) <= sum_tolerance(window, 0.0, np.float32)
+    np.testing.assert_array_equal(np.array([float(v) for v in shown if v != "pad"], dtype=np.float32), real.ravel())
+    assert abs(float(seen.result()) - float(real.mean())) <= sum_tolerance(real, 0.0, np.float32)
     assert seen.errors == []
 
 
