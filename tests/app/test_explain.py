@@ -228,3 +228,13 @@ def test_a_failure_while_moving_the_page_in_puts_the_earlier_one_back(saved, tmp
     monkeypatch.undo()
     assert sorted((p.relative_to(out), p.read_bytes()) for p in out.rglob("*") if p.is_file()) == before
     assert [p.name for p in tmp_path.iterdir()] == ["page"]
+
+
+def test_a_model_with_nan_weights_is_refused_with_a_reason(tmp_path):
+    model = build("application", (8, 8, 1), 2, seed=0)
+    model.layers[-1].params["W"][0, 0] = np.nan
+    model.save(tmp_path / "model.npz")
+    np.save(tmp_path / "x.npy", np.ones((8, 8, 1), dtype=np.float32))
+    with pytest.raises(ValueError, match=r"explain: the model's class scores on '.*x.npy' are not finite"):
+        explain(tmp_path / "model.npz", tmp_path / "x.npy", out=tmp_path / "page", log=lambda line: None)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model.npz", "x.npy"]

@@ -99,6 +99,11 @@ def payload(model, model_text: str, picture, views: list, logits: np.ndarray, an
     from cnnstep.nn import softmax
 
     probabilities = softmax(np.asarray(logits, dtype=np.float64)[np.newaxis])[0]
+    if not np.all(np.isfinite(probabilities)):
+        raise ValueError(
+            f"explain: the model's class scores on {picture.source!r} are not finite ({np.asarray(logits).tolist()}): "
+            f"its weights hold NaN or infinity (a diverged training?)"
+        )
     best = int(np.argmax(probabilities))
     return {
         "generator": GENERATOR,
