@@ -140,7 +140,7 @@ def test_a_model_run_folder_gives_a_test_image_of_its_own_data(tmp_path):
     Trainer(data="digits", epochs=1, out=tmp_path / "run", log=lambda line: None, progress=False).run()
     model = load_model(tmp_path / "run" / "model.npz")
     source = sources.saved_model(tmp_path / "run" / "model.npz", log=lambda line: None)
-    picture = sources.test_picture(source, tmp_path / "run" / "model.npz")
+    picture = sources.picture_from_test_set(source, tmp_path / "run" / "model.npz")
     assert picture.x.shape == model.input_shape
     assert picture.label in model.classes and "model's own data (digits)" in picture.source
 

@@ -86,7 +86,7 @@ def explain(model=None, image=None, out=DEFAULT_OUT, log=print) -> str:
     if model is not None:
         source = sources.saved_model(model, log=log)
         picture = (
-            sources.test_picture(source, model)
+            sources.picture_from_test_set(source, model)
             if image is None
             else sources.read_image(image, source.model.input_shape)
         )
@@ -94,7 +94,7 @@ def explain(model=None, image=None, out=DEFAULT_OUT, log=print) -> str:
     try:
         if source is None:
             source = sources.digits_model(log=log)
-            picture = sources.test_picture(source, "the default model")
+            picture = sources.picture_from_test_set(source, "the default model")
             source.model.save(staging / MODEL)
             source.description += f"; saved beside this page as {MODEL}"
         views, logits = page.layer_views(source.model, picture.x)

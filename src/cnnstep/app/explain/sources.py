@@ -123,7 +123,7 @@ def _test_set(data_name, image_size, fraction, seed):
     return test
 
 
-def test_picture(source: ModelSource, model_path) -> Picture:
+def picture_from_test_set(source: ModelSource, model_path) -> Picture:
     """The first test image of the model's data; an error asking for an image when there is none."""
     if source.test_X is None or len(source.test_X) == 0:
         shape = _size_text(source.model.input_shape)
