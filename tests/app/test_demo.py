@@ -6,14 +6,16 @@ import pytest
 from cnnstep.app import demo
 
 
-def test_run_prints_the_exercise_and_draws_three_figures(tmp_path):
+def test_run_prints_the_exercise_and_draws_three_figures_and_the_animations(tmp_path):
     lines = []
     paths = demo.run(out=tmp_path / "figs", log=lines.append)
     text = "\n".join(lines)
-    assert [p.rsplit("/", 1)[-1] for p in paths] == list(demo.FIGURES)
-    for path in paths:
+    assert [p.rsplit("/", 1)[-1] for p in paths] == list(demo.FIGURES) + list(demo.ANIMATIONS)
+    for path in paths[: len(demo.FIGURES)]:
         data = open(path, "rb").read()
         assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 5000
+    for path in paths[len(demo.FIGURES) :]:
+        assert open(path, "rb").read(6) == b"GIF89a"
     for expected in (
         "x.shape = (4, 3, 3, 2)",
         "x_pad.shape = (4, 9, 9, 2)",

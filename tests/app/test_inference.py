@@ -6,6 +6,7 @@ import pytest
 from cnnstep import nn
 from cnnstep.app import inference
 from cnnstep.app.data import load_image_folder
+from cnnstep.app.images import resize_images
 from tests.app.test_train import image_folder
 from tests.helpers import assert_close
 
@@ -71,7 +72,7 @@ def test_predict_files_resizes_to_a_non_square_input(tmp_path, rng):
     folder = image_folder(tmp_path / "colours", rng, per_class=1, size=9)
     model = nn.build("default", (6, 10, 3), 3, seed=0)
     (result,) = inference.predict_files(model, [folder / "red" / "00.png"])
-    expected = model.predict_proba(inference._resize(load_image_folder(folder).X[2:], 6, 10))[0]
+    expected = model.predict_proba(resize_images(load_image_folder(folder).X[2:], 6, 10))[0]
     assert result["probability"] == pytest.approx(float(expected.max()))
 
 

@@ -9,6 +9,7 @@ exit code 2, never a traceback; Ctrl-C is exit code 130.
     cnnstep predict    the class of image files
     cnnstep export     a saved model as an ONNX file
     cnnstep demo       the exercise's eight blocks walked through, with figures
+    cnnstep explain    a page that shows a model reading one image, layer by layer
     cnnstep gradcheck  every backward (blocks and layers) against finite differences
     cnnstep bench      from a clone: benchmarks/bench_kernels.py with the options given
     cnnstep check      a learner's own eight functions (a .py, an .ipynb or a folder), diagnosed
@@ -316,7 +317,7 @@ def _add_demo(sub) -> None:
         "demo",
         help="the exercise's eight blocks walked through, with figures",
         description="Run the eight blocks on small seeded inputs, print what the exercise prints, "
-        "and draw zero_pad.png, conv.png and pooling.png into --out.",
+        "and draw zero_pad.png, conv.png and pooling.png and the blocks' animations (GIFs) into --out.",
     )
     from cnnstep.app.demo import DEFAULT_OUT
 
@@ -340,6 +341,43 @@ def _add_gradcheck(sub) -> None:
     p.add_argument("--seed", type=int, default=0, help="seed of the random test inputs (default 0)")
     p.add_argument("--tol", type=float, default=1e-7, help="largest relative error that passes (default 1e-7)")
     p.set_defaults(run=_cmd_gradcheck)
+
+
+def _cmd_explain(args) -> int:
+    from cnnstep.app.explain import explain
+
+    if not args.out:
+        raise ValueError("--out must name a folder, got the empty string")
+    path = explain(args.model, args.image, out=args.out, log=print)
+    print(f"wrote {path}: open it in a browser (it needs no network)")
+    return 0
+
+
+def _add_explain(sub) -> None:
+    p = sub.add_parser(
+        "explain",
+        help="a page that shows a model reading one image, layer by layer",
+        description="Write DIR/index.html: the image as the model sees it, every layer's feature maps, "
+        "the first layer's filters, the class probabilities, and a click on any feature-map cell shows "
+        "the window it read and the arithmetic of that output; with the blocks' animations. One "
+        "self-contained page (no network). Without MODEL, a model is trained on the built-in digits "
+        "(a few seconds) and one of its test digits is shown.",
+    )
+    p.add_argument("model", metavar="MODEL", nargs="?", help="a model.npz written by cnnstep train")
+    p.add_argument(
+        "image",
+        metavar="IMAGE",
+        nargs="?",
+        help="an image file (resized to the model's input) or a .npy array of its input shape; default: "
+        "a test image of the model's own data, when metrics.json beside MODEL names it",
+    )
+    p.add_argument(
+        "--out",
+        default="cnnstep-explain",
+        metavar="DIR",
+        help="the page's folder: new, empty, or an earlier page, which is replaced (default %(default)s)",
+    )
+    p.set_defaults(run=_cmd_explain)
 
 
 BENCH_SCRIPT = os.path.join("benchmarks", "bench_kernels.py")
@@ -419,7 +457,17 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="cnnstep", description="Convolutional networks built step by step in NumPy.")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
-    commands = (_add_train, _add_evaluate, _add_predict, _add_export, _add_check, _add_demo, _add_gradcheck, _add_bench)
+    commands = (
+        _add_train,
+        _add_evaluate,
+        _add_predict,
+        _add_export,
+        _add_check,
+        _add_explain,
+        _add_demo,
+        _add_gradcheck,
+        _add_bench,
+    )
     for add in commands:
         add(sub)
     return parser

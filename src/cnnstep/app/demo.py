@@ -8,7 +8,11 @@ means of the gradients), and draws three figures into a folder::
     conv.png       a digit and the feature maps of a vertical- and a horizontal-edge filter
     pooling.png    max versus average pooling of the vertical-edge map (after ReLU)
 
-``cnnstep demo`` runs it. The figures need matplotlib, the digit scikit-learn
+and the animations of :mod:`cnnstep.app.animate` beside them (:data:`ANIMATIONS`: the
+window of conv_forward and pool_forward moving, conv_backward and max-pool backward
+sending the gradients back).
+
+``cnnstep demo`` runs it. The figures and animations need matplotlib and Pillow, the digit scikit-learn
 (``pip install "cnnstep[app]"``).
 """
 
@@ -22,11 +26,18 @@ import numpy as np
 
 import cnnstep
 
-__all__ = ["run", "SEED", "FIGURES", "DEFAULT_OUT"]
+__all__ = ["run", "SEED", "FIGURES", "ANIMATIONS", "DEFAULT_OUT"]
 
 SEED = 1
 DEFAULT_OUT = "cnnstep-demo"
 FIGURES = ("zero_pad.png", "conv.png", "pooling.png")
+ANIMATIONS = (
+    "conv_forward.gif",
+    "pool_max.gif",
+    "pool_average.gif",
+    "conv_backward.gif",
+    "pool_backward_max.gif",
+)  # the names of cnnstep.app.animate.ANIMATIONS
 SOBEL_X = np.array([[1.0, 0.0, -1.0], [2.0, 0.0, -2.0], [1.0, 0.0, -1.0]])
 
 
@@ -155,8 +166,8 @@ def edge_maps(image: np.ndarray) -> np.ndarray:
 
 
 def figures(x: np.ndarray, x_pad: np.ndarray, out: Path, log: Callable) -> list[str]:
-    """Draw the three figures into ``out``; return their paths."""
-    from cnnstep.app import plots
+    """Draw the three figures and the animations into ``out``; return their paths."""
+    from cnnstep.app import animate, plots
 
     out.mkdir(parents=True, exist_ok=True)
     paths = [
@@ -183,14 +194,15 @@ def figures(x: np.ndarray, x_pad: np.ndarray, out: Path, log: Callable) -> list[
             relu[0, :, :, 0], pooled["max"], pooled["average"], out / FIGURES[2], image_title="ReLU(vertical edges)"
         )
     )
-    _section(log, "figures")
+    paths += animate.write_all(out, seed=SEED)
+    _section(log, "figures and animations")
     for path in paths:
         log(f"wrote {path}")
     return paths
 
 
 def run(out=DEFAULT_OUT, log: Callable = print, draw: bool = True) -> list[str]:
-    """Walk through the eight blocks, printing as the exercise does; draw the figures.
+    """Walk through the eight blocks, printing as the exercise does; draw the figures and animations.
 
     Parameters
     ----------
@@ -199,12 +211,12 @@ def run(out=DEFAULT_OUT, log: Callable = print, draw: bool = True) -> list[str]:
     log : callable
         Receives each line printed.
     draw : bool
-        False skips the figures (no matplotlib needed).
+        False skips the figures and animations (no matplotlib needed).
 
     Returns
     -------
     list of str
-        The paths of the figures written.
+        The paths written: the figures (:data:`FIGURES`), then the animations (:data:`ANIMATIONS`).
     """
     if not isinstance(out, (str, os.PathLike)) or (isinstance(out, str) and not out):
         raise TypeError(f"demo.run: out must be a folder path (str or pathlib.Path), got {out!r}")

@@ -14,7 +14,7 @@ import numpy as np
 from cnnstep.app.common import one_line, optional
 from cnnstep.app.dataset import Dataset, channels_arg, file_arg, folder_arg, image_size_arg, is_visible
 
-__all__ = ["load_image", "load_image_folder", "IMAGE_EXTENSIONS"]
+__all__ = ["load_image", "load_image_folder", "resize_images", "IMAGE_EXTENSIONS"]
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png")
 
@@ -179,3 +179,18 @@ def load_image_folder(path: str | os.PathLike, image_size: int | None = None, ch
     X = unit_float(np.stack(images))
     y = np.asarray(labels, dtype=np.int64)
     return Dataset(X, y, [folder.name for folder in classes], str(root))
+
+
+def resize_images(X: np.ndarray, n_H: int, n_W: int) -> np.ndarray:
+    """Images in [0, 1] (m, h, w, n_C) resized to (m, n_H, n_W, n_C) with Pillow's Lanczos filter.
+
+    The images come from 8-bit files, so ``round(X * 255)`` recovers their pixels exactly.
+    """
+    Image = optional("PIL.Image", "resize_images")
+    out = np.empty((X.shape[0], n_H, n_W, X.shape[3]), dtype=np.float32)
+    for i, image in enumerate(X):
+        pixels = np.rint(image * 255).astype(np.uint8)
+        pil = Image.fromarray(pixels[..., 0] if pixels.shape[2] == 1 else pixels)
+        resized = np.asarray(pil.resize((n_W, n_H), Image.Resampling.LANCZOS, reducing_gap=3.0))
+        out[i] = resized.reshape(n_H, n_W, X.shape[3]).astype(np.float32) / np.float32(255)
+    return out

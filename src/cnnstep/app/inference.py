@@ -12,24 +12,9 @@ from collections.abc import Sequence
 import numpy as np
 
 from cnnstep._kernels import checks as _checks
-from cnnstep.app.common import optional
+from cnnstep.app.images import resize_images
 
 __all__ = ["evaluate", "predict_files"]
-
-
-def _resize(X: np.ndarray, n_H: int, n_W: int) -> np.ndarray:
-    """Images in [0, 1] (m, h, w, n_C) resized to (m, n_H, n_W, n_C) with Pillow's Lanczos filter.
-
-    The images come from 8-bit files, so ``round(X * 255)`` recovers their pixels exactly.
-    """
-    Image = optional("PIL.Image", "resizing images")
-    out = np.empty((X.shape[0], n_H, n_W, X.shape[3]), dtype=np.float32)
-    for i, image in enumerate(X):
-        pixels = np.rint(image * 255).astype(np.uint8)
-        pil = Image.fromarray(pixels[..., 0] if pixels.shape[2] == 1 else pixels)
-        resized = np.asarray(pil.resize((n_W, n_H), Image.Resampling.LANCZOS, reducing_gap=3.0))
-        out[i] = resized.reshape(n_H, n_W, X.shape[3]).astype(np.float32) / np.float32(255)
-    return out
 
 
 def _model_data(data, model, func: str):
@@ -40,7 +25,7 @@ def _model_data(data, model, func: str):
     if _data.is_image_folder(data):
         dataset = _data.load_image_folder(data, image_size=n_H if n_H == n_W else None, channels=n_C)
         if dataset.X.shape[1:3] != (n_H, n_W):
-            dataset = _data.Dataset(_resize(dataset.X, n_H, n_W), dataset.y, dataset.classes, dataset.source)
+            dataset = _data.Dataset(resize_images(dataset.X, n_H, n_W), dataset.y, dataset.classes, dataset.source)
         return dataset, "all"
     whole, test = _data.load(data)
     dataset, split = (whole, "all") if test is None else (test, "test")
@@ -138,7 +123,7 @@ def predict_files(model, paths: Sequence) -> list[dict]:
     for path in paths:
         image = load_image(path, image_size=n_H if n_H == n_W else None, channels=n_C)
         if image.shape[:2] != (n_H, n_W):
-            image = _resize(image[np.newaxis], n_H, n_W)[0]
+            image = resize_images(image[np.newaxis], n_H, n_W)[0]
         images.append(image)
     probabilities = model.predict_proba(np.stack(images))
     results = []
