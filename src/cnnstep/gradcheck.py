@@ -92,8 +92,7 @@ def numerical_gradient(fun: Callable, inputs: Mapping, wrt: str, dout, eps: floa
             f"{func}: wrt must name an array input, got {wrt!r}; array inputs: "
             f"{sorted(k for k, v in values.items() if isinstance(v, np.ndarray))}"
         )
-    if not (isinstance(eps, (int, float)) and not isinstance(eps, bool) and eps > 0):
-        raise ValueError(f"{func}: eps must be a positive number, got {eps!r}")
+    eps = _checks.positive_number(eps, func, "eps")
     dout = np.asarray(_checks.real_array(dout, func, "dout"), dtype=np.float64)
     x = values[wrt]
     grad = np.zeros_like(x)
@@ -215,7 +214,8 @@ def check_blocks(seed: int = 0, tol: float = DEFAULT_TOL) -> list[tuple[str, Gra
     """
     from cnnstep import conv_backward, conv_forward, pool_backward, pool_forward
 
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng(_checks.seed(seed, "check_blocks"))
+    _checks.positive_number(tol, "check_blocks", "tol")
     results = []
     for name, a_shape, w_shape, hp in BLOCK_CASES:
         A_prev, W = rng.normal(size=a_shape), rng.normal(size=w_shape)

@@ -110,3 +110,12 @@ def test_the_walkthrough_shows_where_a_learner_differs():
     assert walkthrough(lines.append, functions) == 1
     text = "\n".join(lines)
     assert "Expected Output (DIFFERS)" in text and "[[1. 1.]" in text
+
+
+@pytest.mark.parametrize("value", ["inf", "nan", "0", "-1"])
+def test_a_timeout_that_is_not_a_positive_finite_number_is_one_line(value, capsys, tmp_path):
+    path = tmp_path / "empty.py"
+    path.write_text("import numpy as np\n")
+    assert cli.main(["check", str(path), "--timeout", value]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "--timeout must be a positive number of seconds" in err

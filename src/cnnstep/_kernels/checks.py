@@ -412,6 +412,17 @@ def positive_int(value, func: str, name: str) -> int:
     return int(value)
 
 
+def positive_number(value, func: str, name: str, unit: str = "") -> float:
+    """A real, finite number > 0 (not a bool), as a Python float; ``func`` may be empty (a flag's name says it all)."""
+    who = f"{func}: {name}" if func else name
+    expected = f"a positive number{unit}"
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise TypeError(f"{who} must be {expected}, got {show(value)}")
+    if not (np.isfinite(value) and value > 0):
+        raise ValueError(f"{who} must be {expected}, got {value!r}")
+    return float(value)
+
+
 def fraction(value, func: str, name: str) -> float:
     """A number strictly between 0 and 1 (a share of the data)."""
     expected = "a number strictly between 0 and 1, e.g. 0.2"

@@ -22,6 +22,7 @@ import json
 import os
 import sys
 
+from cnnstep._kernels.checks import positive_number
 from cnnstep.app.settings import FOLDER_IMAGE_SIZE, TrainingSettings
 
 EXIT_USER_ERROR = 2
@@ -200,10 +201,7 @@ def _cmd_gradcheck(args) -> int:
     from cnnstep.app.layer_checks import check_layers
     from cnnstep.gradcheck import check_blocks
 
-    if not args.tol > 0:
-        raise ValueError(f"--tol must be a positive number, got {args.tol}")
-    if args.seed < 0:
-        raise ValueError(f"--seed must be an integer >= 0, got {args.seed}")
+    positive_number(args.tol, "", "--tol")  # the seed is check_blocks's to check
     failed = _report_checks("blocks", check_blocks(seed=args.seed, tol=args.tol), args.tol)
     failed += _report_checks("layers", check_layers(seed=args.seed, tol=args.tol), args.tol)
     return 1 if failed else 0
@@ -411,8 +409,7 @@ def _add_bench(sub) -> None:
 def _cmd_check(args) -> int:
     from cnnstep.app import checker
 
-    if not args.timeout > 0:
-        raise ValueError(f"--timeout must be a positive number of seconds, got {args.timeout:g}")
+    positive_number(args.timeout, "", "--timeout", unit=" of seconds")
     if os.path.isdir(args.path):
         reports, unreadable = checker.check_folder(args.path, timeout=args.timeout, progress=True)
         if args.csv:

@@ -25,6 +25,7 @@ import numpy as np
 
 from cnnstep._kernels import checks as _checks
 from cnnstep.app.common import optional
+from cnnstep.nn.io import atomic_write
 
 __all__ = [
     "confusion_counts",
@@ -54,7 +55,8 @@ def _save(fig, path, func: str) -> str:
     if not isinstance(path, (str, os.PathLike)) or (isinstance(path, str) and not path):
         raise TypeError(f"{func}: path must be a file path (str or pathlib.Path), got {_checks.show(path)}")
     path = os.fspath(path)
-    fig.savefig(path, format="png", dpi=DPI)
+    with atomic_write(path) as file:
+        fig.savefig(file, format="png", dpi=DPI)
     return path
 
 

@@ -9,7 +9,6 @@ built for the command line, the flag (``--epochs must be an integer >= 1, got 0`
 
 from __future__ import annotations
 
-import math
 import os
 from dataclasses import InitVar, dataclass, fields
 from pathlib import Path
@@ -73,7 +72,7 @@ RULES = {
     "image_size": (lambda v, w, n: None if v is None else _integer(v, 1, w, n), "an integer >= 1"),
     "epochs": (lambda v, w, n: _integer(v, 1, w, n), "an integer >= 1"),
     "batch_size": (lambda v, w, n: _integer(v, 1, w, n), "an integer >= 1"),
-    "lr": (lambda v, w, n: _number(v, w, n, "a positive number", lambda x: math.isfinite(x) and x > 0), "> 0"),
+    "lr": (lambda v, w, n: _checks.positive_number(v, "", f"{w}{n}"), "> 0"),
     "schedule": (lambda v, w, n: _choice(v, SCHEDULES, w, n), "cosine or constant"),
     "augment": (lambda v, w, n: _choice(v, AUGMENTATIONS, w, n), "shift or none"),
     "seed": (lambda v, w, n: _integer(v, 0, w, n), "an integer >= 0"),

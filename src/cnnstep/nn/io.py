@@ -43,7 +43,11 @@ def atomic_write(path, mode: str = "wb", **open_options):
     path = os.fspath(path)
     tmp = f"{path}.{secrets.token_hex(4)}.tmp"
     try:
-        with open(tmp, mode.replace("w", "x"), **open_options) as file:
+        try:
+            file = open(tmp, mode.replace("w", "x"), **open_options)
+        except OSError as exc:  # name the file asked for, not the temporary one
+            raise type(exc)(exc.errno, f"cannot write {path!r}: {exc.strerror}") from exc
+        with file:
             yield file
         os.replace(tmp, path)
     except BaseException:

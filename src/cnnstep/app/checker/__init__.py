@@ -16,6 +16,7 @@ from __future__ import annotations
 import os
 import time
 
+from cnnstep._kernels.checks import positive_number
 from cnnstep.app.checker import cases as _cases
 from cnnstep.app.checker.diagnose import diagnose, exception_hint, judge
 from cnnstep.app.checker.report import FunctionReport, Report, folder_json, folder_text, write_csv
@@ -95,8 +96,7 @@ def _function_report(name, run, timeout) -> FunctionReport:
 
 def check_source(source: Source, timeout: float = DEFAULT_TIMEOUT, memory: int = DEFAULT_MEMORY) -> Report:
     """Check the eight functions of a :class:`~.source.Source`."""
-    if not timeout > 0:
-        raise ValueError(f"check: timeout must be a positive number of seconds, got {timeout!r}")
+    timeout = positive_number(timeout, "check", "timeout", unit=" of seconds")
     started = time.monotonic()
     present = [name for name in FUNCTIONS if name in source.defined]
     notes, runs = run_jobs(source.chunks, {name: _cases.cases_for(name) for name in present}, timeout, memory)
