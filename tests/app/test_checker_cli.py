@@ -116,6 +116,6 @@ def test_the_walkthrough_shows_where_a_learner_differs():
 def test_a_timeout_that_is_not_a_positive_finite_number_is_one_line(value, capsys, tmp_path):
     path = tmp_path / "empty.py"
     path.write_text("import numpy as np\n")
-    assert cli.main(["check", str(path), "--timeout", value]) == 2
+    assert main(["check", str(path), "--timeout", value]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "--timeout must be a positive number of seconds" in err
