@@ -31,9 +31,9 @@ import subprocess
 import sys
 import time
 import tracemalloc
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass, replace
+from dataclasses import replace
 
 import numpy as np
 
@@ -41,6 +41,27 @@ import cnnstep
 import harness
 from cnnstep import reference
 from cnnstep._kernels import checks as _checks
+from kernel_cases import (
+    CASES,
+    DTYPES,
+    LOOP_SECOND_TRY_S,
+    NA,
+    OPS,
+    QUICK_LOOP_SIDE,
+    QUICK_M,
+    QUICK_PAUSE,
+    QUICK_REPEAT,
+    QUICK_ROUNDS,
+    SEED,
+    Case,
+    cnnstep_ops,
+    inputs,
+    select_cases,
+    select_dtypes,
+    torch_ops,
+    torch_tensors,
+)
+from kernel_report import format_table
 
 __all__ = [
     "Case",
@@ -53,270 +74,6 @@ __all__ = [
     "main",
 ]
 
-NA = harness.NA
-OPS = ("forward", "backward", "forward_backward")
-DTYPES = ("float32", "float64")
-SEED = 20261126
-
-# --quick: caps on rounds / repeat / pause, and the batch size of every case.
-QUICK_ROUNDS = 2
-QUICK_REPEAT = 2
-QUICK_PAUSE = 0.02
-QUICK_M = 8
-# --quick times the loops on an output of at most this many positions per side.
-QUICK_LOOP_SIDE = 8
-# The report marks a ratio whose noise band spans more than this factor.
-NOISY_BAND = 2.0
-# A loop timing shorter than this is taken twice and the faster kept.
-LOOP_SECOND_TRY_S = 0.5
-
-
-# --------------------------------------------------------------------------- cases
-
-
-@dataclass(frozen=True)
-class Case:
-    """One benchmark geometry.
-
-    ``kind="conv"``: A_prev (m, n_H_prev, n_W_prev, n_C_prev) convolved with ``n_C``
-    filters of f x f, ``stride``, ``pad`` (anything ``conv_forward`` accepts).
-    ``kind="pool"``: an f x f window, ``stride``, ``mode`` "max" or "average", no padding.
-    """
-
-    name: str
-    kind: str
-    m: int
-    n_H_prev: int
-    n_W_prev: int
-    n_C_prev: int
-    f: int
-    stride: int = 1
-    n_C: int | None = None
-    pad: int | str = 0
-    mode: str = "max"
-
-    def __post_init__(self):
-        func = "bench_kernels.Case"
-        if not isinstance(self.name, str) or not self.name or "," in self.name:
-            raise ValueError(f"{func}: name must be a non-empty string without commas, got {self.name!r}")
-        if self.kind not in ("conv", "pool"):
-            raise ValueError(f'{func}: kind must be "conv" or "pool", got {self.kind!r} (case {self.name})')
-        for field in ("m", "n_H_prev", "n_W_prev", "n_C_prev", "f", "stride"):
-            value = getattr(self, field)
-            if not _checks.is_int(value) or value < 1:
-                raise ValueError(f"{func}: {field} must be a positive integer, got {value!r} (case {self.name})")
-        if self.kind == "conv" and (not _checks.is_int(self.n_C) or self.n_C < 1):
-            raise ValueError(
-                f"{func}: a conv case needs n_C, a positive number of filters, got {self.n_C!r} (case {self.name})"
-            )
-        if self.kind == "pool":
-            _checks.pool_mode(self.mode, func)
-        self.geometry(0)  # the layer's own validation: window fits, padding form, ...
-
-    def hparameters(self) -> dict:
-        if self.kind == "conv":
-            return {"stride": self.stride, "pad": self.pad}
-        return {"f": self.f, "stride": self.stride}
-
-    def geometry(self, m: int | None = None, n_H_prev: int | None = None, n_W_prev: int | None = None):
-        """The validated ConvGeometry or PoolGeometry (m: the case's by default), from the shape rules."""
-        shape = (self.m if m is None else m, n_H_prev or self.n_H_prev, n_W_prev or self.n_W_prev, self.n_C_prev)
-        func = f"bench_kernels case {self.name}"
-        if self.kind == "conv":
-            W_shape = (self.f, self.f, self.n_C_prev, self.n_C)
-            g = _checks.conv_geometry(shape, W_shape, self.hparameters(), func)
-        else:
-            g = _checks.pool_geometry(shape, self.hparameters(), self.mode, func)
-        return g
-
-    def label(self) -> str:
-        size = f"{self.n_H_prev}x{self.n_W_prev}x{self.n_C_prev}"
-        if self.kind == "conv":
-            return f"m={self.m} {size} -> {self.f}x{self.f}x{self.n_C} pad {self.pad!r} stride {self.stride}"
-        return f"m={self.m} {size} {self.mode} f={self.f} s={self.stride}"
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-
-def _conv(name, m, n_H_prev, n_W_prev, n_C_prev, f, n_C, pad, stride=1) -> Case:
-    return Case(name, "conv", m, n_H_prev, n_W_prev, n_C_prev, f, stride=stride, n_C=n_C, pad=pad)
-
-
-def _pool(name, m, n_H_prev, n_W_prev, n_C, f, stride, mode) -> Case:
-    return Case(name, "pool", m, n_H_prev, n_W_prev, n_C, f, stride=stride, mode=mode)
-
-
-CASES = (
-    _conv("S1", 64, 32, 32, 3, f=3, n_C=16, pad=1),
-    _conv("S2", 64, 32, 32, 64, f=3, n_C=64, pad=1),
-    _conv("S3", 32, 64, 64, 3, f=4, n_C=8, pad="same"),
-    _conv("S4", 64, 28, 28, 32, f=5, n_C=64, pad=2, stride=2),
-    _pool("P1", 64, 32, 32, 64, f=2, stride=2, mode="max"),
-    _pool("P2", 64, 32, 32, 64, f=2, stride=2, mode="average"),
-    _pool("P3", 64, 32, 32, 64, f=3, stride=1, mode="max"),
-    _pool("P4", 64, 32, 32, 64, f=3, stride=1, mode="average"),
-    _pool("P5", 64, 64, 64, 8, f=8, stride=8, mode="max"),
-    _pool("P6", 64, 64, 64, 8, f=8, stride=8, mode="average"),
-)
-
-
-def _select_cases(cases) -> list[Case]:
-    """Cases from None (all), names (a list or a comma-separated string), Case objects or dicts."""
-    if cases is None:
-        return list(CASES)
-    if isinstance(cases, (str, Case, Mapping)):
-        cases = [cases]
-    known = {case.name: case for case in CASES}
-    chosen: list[Case] = []
-    for item in cases:
-        if isinstance(item, Case):
-            chosen.append(item)
-        elif isinstance(item, Mapping):
-            chosen.append(Case(**item))
-        elif isinstance(item, str):
-            for name in filter(None, (part.strip() for part in item.split(","))):
-                if name not in known:
-                    raise ValueError(f"bench_kernels: unknown case {name!r}, expected one of {', '.join(known)}")
-                chosen.append(known[name])
-        else:
-            raise TypeError(f"bench_kernels: a case must be a name, a Case or a dict, got {_checks.show(item)}")
-    if not chosen:
-        raise ValueError("bench_kernels: no case selected")
-    names = [case.name for case in chosen]
-    if len(set(names)) != len(names):
-        raise ValueError(f"bench_kernels: case names must be unique, got {names}")
-    return chosen
-
-
-def _select_dtypes(dtypes) -> list[str]:
-    if isinstance(dtypes, str):
-        dtypes = dtypes.split(",")
-    chosen = [str(np.dtype(d.strip() if isinstance(d, str) else d)) for d in dtypes]
-    for d in chosen:
-        if d not in DTYPES:
-            raise ValueError(f"bench_kernels: dtype must be one of {', '.join(DTYPES)}, got {d!r}")
-    if not chosen:
-        raise ValueError("bench_kernels: no dtype selected")
-    return list(dict.fromkeys(chosen))
-
-
-# --------------------------------------------------------------------------- inputs and contenders
-
-
-def _inputs(case: Case, g, dtype: str, seed: int = SEED) -> dict:
-    """The arrays both contenders get: A_prev, the output gradient and (conv) W, b."""
-    rng = np.random.default_rng(seed)
-    dt = np.dtype(dtype)
-    arrays = {"A": rng.standard_normal((g.m, g.n_H_prev, g.n_W_prev, case.n_C_prev), dtype=dt)}
-    if case.kind == "conv":
-        fan_in = case.f * case.f * case.n_C_prev
-        arrays["W"] = (rng.standard_normal((case.f, case.f, case.n_C_prev, case.n_C)) / np.sqrt(fan_in)).astype(dt)
-        arrays["b"] = rng.standard_normal((1, 1, 1, case.n_C), dtype=dt)
-    arrays["dZ"] = rng.standard_normal((g.m, g.n_H, g.n_W, g.n_C), dtype=dt)
-    return arrays
-
-
-def _cnnstep_ops(case: Case, arrays: dict, blocks=cnnstep) -> dict[str, harness.Op]:
-    """forward, backward (after an untimed forward) and forward+backward of cnnstep's blocks."""
-    hp = case.hparameters()
-    A, dZ = arrays["A"], arrays["dZ"]
-    if case.kind == "conv":
-        W, b = arrays["W"], arrays["b"]
-
-        def forward(_=None):
-            return blocks.conv_forward(A, W, b, hp)
-
-        def backward(out_cache):
-            return blocks.conv_backward(dZ, out_cache[1])
-
-        def forward_backward(_):
-            out, cache = blocks.conv_forward(A, W, b, hp)
-            return out, blocks.conv_backward(dZ, cache)
-    else:
-        mode = case.mode
-
-        def forward(_=None):
-            return blocks.pool_forward(A, hp, mode)
-
-        def backward(out_cache):
-            return blocks.pool_backward(dZ, out_cache[1], mode)
-
-        def forward_backward(_):
-            out, cache = blocks.pool_forward(A, hp, mode)
-            return out, blocks.pool_backward(dZ, cache, mode)
-
-    return {
-        "forward": harness.Op(harness.nothing, forward),
-        "backward": harness.Op(forward, backward),
-        "forward_backward": harness.Op(harness.nothing, forward_backward),
-    }
-
-
-def _torch_tensors(torch, case: Case, arrays: dict) -> dict:
-    """The arrays as torch leaves, converted once, outside every timed region.
-
-    A_prev and dZ are zero-copy channels_last views of the very NHWC arrays cnnstep gets;
-    W is copied once to torch's (n_C, n_C_prev, f_h, f_w) layout.
-    """
-    tensors = {
-        "x": torch.from_numpy(arrays["A"]).permute(0, 3, 1, 2).requires_grad_(True),
-        "dz": torch.from_numpy(arrays["dZ"]).permute(0, 3, 1, 2),
-    }
-    if case.kind == "conv":
-        # f_h f_w c k -> k c f_h f_w
-        tensors["w"] = torch.from_numpy(np.ascontiguousarray(arrays["W"].transpose(3, 2, 0, 1))).requires_grad_(True)
-        tensors["bias"] = torch.from_numpy(arrays["b"].reshape(-1).copy()).requires_grad_(True)
-    return tensors
-
-
-def _torch_ops(torch, case: Case, g, tensors: dict) -> dict[str, harness.Op]:
-    """The same three operations in PyTorch, through autograd: ``z.backward(dz)``."""
-    F = torch.nn.functional
-    x, dz = tensors["x"], tensors["dz"]
-    if case.kind == "conv":
-        w, bias = tensors["w"], tensors["bias"]
-        leaves = (x, w, bias)
-        p, stride = g.pad, (g.s_h, g.s_w)
-        if p.top == p.bottom and p.left == p.right:
-            explicit, padding = None, (p.top, p.left)
-        else:  # torch pads symmetrically: the odd extra row/column goes in by F.pad
-            explicit, padding = (p.left, p.right, p.top, p.bottom), 0
-
-        def forward():
-            x_in = x if explicit is None else F.pad(x, explicit)
-            return F.conv2d(x_in, w, bias, stride=stride, padding=padding)
-    else:
-        leaves = (x,)
-        window, stride = (g.f_h, g.f_w), (g.s_h, g.s_w)
-        pool = F.max_pool2d if case.mode == "max" else F.avg_pool2d
-
-        def forward():
-            return pool(x, window, stride)
-
-    def clear():
-        for leaf in leaves:
-            leaf.grad = None
-
-    def fresh_forward():
-        clear()
-        return forward()
-
-    def forward_backward(_):
-        z = forward()
-        z.backward(dz)
-        return z
-
-    return {
-        "forward": harness.Op(clear, lambda _: forward()),
-        "backward": harness.Op(fresh_forward, lambda z: z.backward(dz)),
-        "forward_backward": harness.Op(clear, forward_backward),
-    }
-
-
-# --------------------------------------------------------------------------- timing
-
-
 # --------------------------------------------------------------------------- loops, GFLOP/s
 
 
@@ -328,8 +85,8 @@ def _loops(case: Case, g, dtype: str, quick: bool, ours_s: float) -> dict:
         n_H_prev = min(n_H_prev, (QUICK_LOOP_SIDE - 1) * g.s_h + g.f_h)
         n_W_prev = min(n_W_prev, (QUICK_LOOP_SIDE - 1) * g.s_w + g.f_w)
     small = case.geometry(m_loop, n_H_prev, n_W_prev)
-    arrays = _inputs(case, small, dtype, SEED + 1)
-    op = _cnnstep_ops(case, arrays, blocks=reference)["forward_backward"]
+    arrays = inputs(case, small, dtype, SEED + 1)
+    op = cnnstep_ops(case, arrays, blocks=reference)["forward_backward"]
     calls = []
     while True:
         start = time.perf_counter()
@@ -404,7 +161,7 @@ def _memory_probe(spec: dict) -> dict:
     case = Case(**spec["case"])
     g = case.geometry()
     contender, threads = spec["contender"], spec["threads"]
-    arrays = _inputs(case, g, spec["dtype"])
+    arrays = inputs(case, g, spec["dtype"])
     torch = None
     if contender == "torch":
         torch, _ = harness.load_torch()
@@ -412,9 +169,9 @@ def _memory_probe(spec: dict) -> dict:
             return {"mib": NA, "method": NA}
     with harness.thread_limits(threads, torch):
         if torch is None:
-            op = _cnnstep_ops(case, arrays)["forward_backward"]
+            op = cnnstep_ops(case, arrays)["forward_backward"]
         else:
-            op = _torch_ops(torch, case, g, _torch_tensors(torch, case, arrays))["forward_backward"]
+            op = torch_ops(torch, case, g, torch_tensors(torch, case, arrays))["forward_backward"]
         out = op.call(op.prepare())  # warm-up
         del out
         prepared = op.prepare()
@@ -536,8 +293,8 @@ def run(
     (switched off) are None.
     """
     began = time.perf_counter()
-    chosen = _select_cases(cases)
-    dtypes = _select_dtypes(dtypes)
+    chosen = select_cases(cases)
+    dtypes = select_dtypes(dtypes)
     for name, value in (("rounds", rounds), ("repeat", repeat), ("threads", threads)):
         if not _checks.is_int(value) or value < 1:
             raise ValueError(f"bench_kernels: {name} must be a positive integer, got {value!r}")
@@ -593,9 +350,9 @@ def _grad_enabled(torch):
 def _run_row(case: Case, g, dtype: str, torch, settings: dict) -> dict:
     rounds, repeat, pause = settings["rounds"], settings["repeat"], settings["pause_s"]
     gc.collect()  # once per row: with torch loaded a full collection takes a good part of a second
-    arrays = _inputs(case, g, dtype)
-    ours = _cnnstep_ops(case, arrays)
-    theirs = _torch_ops(torch, case, g, _torch_tensors(torch, case, arrays)) if torch is not None else None
+    arrays = inputs(case, g, dtype)
+    ours = cnnstep_ops(case, arrays)
+    theirs = torch_ops(torch, case, g, torch_tensors(torch, case, arrays)) if torch is not None else None
     times = {}
     for op in OPS:
         contenders = {"cnnstep": ours[op]}
@@ -625,131 +382,6 @@ def _run_row(case: Case, g, dtype: str, torch, settings: dict) -> dict:
         ours_s = times["forward_backward"]["cnnstep"]["median_ms"] * 1e-3
         row["loops"] = _loops(case, g, dtype, settings["quick"], ours_s)
     return row
-
-
-# --------------------------------------------------------------------------- the report
-
-
-def _ratio_cell(entry) -> str:
-    if not isinstance(entry["ratio"], (int, float)):
-        return NA
-    low, high = entry["ratio_band"]
-    noisy = "*" if high > NOISY_BAND * low else " "
-    return f"{entry['ratio']:.2f} [{low:.2f}-{high:.2f}]{noisy}"
-
-
-def _speedup(loops) -> str:
-    if loops is None:
-        return "off"
-    value = loops["speedup"]
-    return f"{value:.0f}x" if value >= 10 else f"{value:.1f}x"
-
-
-def _header(results: dict) -> list[str]:
-    c, s = results["conditions"], results["settings"]
-    blas = c["blas"]
-    runtime = (
-        "; ".join(
-            f"{lib['internal_api']} {lib['version']} core {lib['architecture']}, {lib['num_threads']} threads"
-            for lib in blas.get("runtime", [])
-        )
-        or "not known (no threadpoolctl)"
-    )
-    env = ", ".join(
-        f"{name}={value}" if value is not None else f"{name} unset" for name, value in c["environment"].items()
-    )
-    return [
-        f"cnnstep {c['cnnstep']} benchmark, {c['date']}, {results['elapsed_s']:.0f} s",
-        f"CPU: {c['cpu']}, {c['cores']} cores ({c['usable_cores']} usable); {c['platform']}; Python {c['python']}",
-        f"numpy {c['numpy']}, BLAS {blas['build']}",
-        f"  BLAS at run time: {runtime}",
-        f"torch {c['torch']}, {c['threads']} threads (torch.set_num_threads); cnnstep {c['threads']} threads",
-        f"rounds {s['rounds']} x repeat {s['repeat']} timed calls, pause {s['pause_s']:g} s, "
-        f"median of {s['rounds'] * s['repeat']}; quick {'yes' if s['quick'] else 'no'}; "
-        f"workspace limit {c['workspace_limit_bytes'] / 2**20:g} MiB",
-        f"environment: {env}",
-    ]
-
-
-def format_table(results: dict) -> str:
-    """The report: the run's conditions, then times and ratios, then loops, GFLOP/s and memory."""
-    rows = results["rows"]
-    lines = _header(results) + [""]
-    lines.append(
-        "Time, ms (median); ratio = cnnstep/torch of the medians (< 1: cnnstep faster), "
-        f"[q1/q3 - q3/q1] its noise band, * where that spans more than {NOISY_BAND:g}x (noisy: rerun)"
-    )
-    head = ["case", "dtype", "m"]
-    for op in ("fwd", "bwd", "fwd+bwd"):
-        head += [f"{op} cnnstep", "torch", "ratio"]
-    body = [head]
-    for row in rows:
-        cells = [row["case"], row["dtype"], str(row["m"])]
-        for op in OPS:
-            entry = row["time"][op]
-            theirs = entry["torch"]
-            cells += [
-                harness.ms(entry["cnnstep"]["median_ms"]),
-                harness.ms(theirs["median_ms"]) if isinstance(theirs, dict) else NA,
-                _ratio_cell(entry),
-            ]
-        body.append(cells)
-    lines += harness.table(body, "<<>" + ">>>" * 3)
-    lines += ["", "Loops, throughput, memory (fwd+bwd)"]
-    head = [
-        "case",
-        "dtype",
-        "m",
-        "loops speed-up",
-        "GFLOP/s cnnstep",
-        "torch",
-        "matmul",
-        "peak extra MiB cnnstep",
-        "torch",
-        "ratio",
-    ]
-    body = [head]
-    for row in rows:
-        gf, mem = row["gflops"], row["memory"]
-        if gf is None:
-            rates = ["-", "-", "-"]
-        else:
-            theirs = gf["torch"]["forward_backward"] if isinstance(gf["torch"], dict) else NA
-            rates = [harness.num(gf["cnnstep"]["forward_backward"]), harness.num(theirs), harness.num(gf["matmul"])]
-        if mem is None:
-            memory = ["-", "-", "-"] if results["settings"]["memory"] else ["off", "off", "off"]
-        else:
-            memory = [harness.num(mem["cnnstep_mib"]), harness.num(mem["torch_mib"]), harness.num(mem["ratio"], 2)]
-        body.append([row["case"], row["dtype"], str(row["m"]), _speedup(row["loops"])] + rates + memory)
-    lines += harness.table(body, "<<>" + ">" * 7)
-    lines += ["", *_notes(results)]
-    return "\n".join(lines) + "\n"
-
-
-def _notes(results: dict) -> list[str]:
-    rows = results["rows"]
-    notes = ["loops speed-up = cnnstep.reference fwd+bwd, extrapolated / cnnstep fwd+bwd median:"]
-    methods: dict[str, list[str]] = {}
-    for row in rows:
-        if row["loops"] is not None:
-            names = methods.setdefault(row["loops"]["method"], [])
-            if row["case"] not in names:
-                names.append(row["case"])
-    notes += [f"  {', '.join(names)}: ({method})" for method, names in methods.items()] or ["  off"]
-    seen = {}
-    for row in rows:
-        seen.setdefault(row["case"], row["description"])
-    notes += ["cases:"] + [f"  {name:<4} {text}" for name, text in seen.items()]
-    notes += [
-        "GFLOP/s = direct-convolution count (fwd 2*m*n_H*n_W*n_C*f*f*n_C_prev, fwd+bwd 3x) / median time;",
-        "  matmul = np.matmul of the im2col GEMM (m*n_H*n_W x f*f*n_C_prev x n_C), same dtype, same run.",
-        "peak extra MiB = VmHWM - VmRSS around one fwd+bwd after a warm-up, fresh process per cell"
-        + (" (quick: conv cases, first dtype only)" if results["settings"]["quick"] else "")
-        + ".",
-        "torch: autograd on channels_last views of the same arrays; max-pool ties go to one cell in torch, "
-        'to every tied cell in cnnstep (ties="all").',
-    ]
-    return notes
 
 
 # --------------------------------------------------------------------------- command line

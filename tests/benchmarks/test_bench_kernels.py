@@ -120,12 +120,12 @@ def test_contenders_alternate_their_order_every_round():
 def test_both_contenders_compute_the_same_thing(case):
     torch = pytest.importorskip("torch")
     g = case.geometry()
-    arrays = bench._inputs(case, g, "float64")
-    tensors = bench._torch_tensors(torch, case, arrays)
+    arrays = bench.inputs(case, g, "float64")
+    tensors = bench.torch_tensors(torch, case, arrays)
     assert np.shares_memory(tensors["x"].detach().numpy(), arrays["A"])  # zero-copy views
     assert np.shares_memory(tensors["dz"].numpy(), arrays["dZ"])
-    z = bench._torch_ops(torch, case, g, tensors)["forward_backward"].call(None)
-    ours = bench._cnnstep_ops(case, arrays)
+    z = bench.torch_ops(torch, case, g, tensors)["forward_backward"].call(None)
+    ours = bench.cnnstep_ops(case, arrays)
     Z, grads = ours["forward_backward"].call(None)
     dA_prev = grads[0] if case.kind == "conv" else grads
     np.testing.assert_allclose(z.detach().permute(0, 2, 3, 1).numpy(), Z, rtol=1e-10, atol=1e-12)

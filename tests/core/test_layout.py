@@ -6,6 +6,7 @@ import cnnstep
 import cnnstep.nn
 
 SRC = Path(cnnstep.__file__).resolve().parent
+BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
 
 
 def test_load_model_is_at_the_top_level_too():
@@ -14,6 +15,7 @@ def test_load_model_is_at_the_top_level_too():
 
 
 def test_no_module_is_over_about_500_lines():
-    sizes = {str(p.relative_to(SRC)): len(p.read_text(encoding="utf-8").splitlines()) for p in SRC.rglob("*.py")}
-    assert sizes, SRC
+    files = [*SRC.rglob("*.py"), *BENCHMARKS.glob("*.py")]
+    sizes = {str(p): len(p.read_text(encoding="utf-8").splitlines()) for p in files}
+    assert len(sizes) > 40, files
     assert {name: n for name, n in sizes.items() if n > 550} == {}
