@@ -20,6 +20,7 @@ from cnnstep._kernels.checks import positive_number
 from cnnstep.app.checker import cases as _cases
 from cnnstep.app.checker.diagnose import diagnose, exception_hint, judge
 from cnnstep.app.checker.report import FunctionReport, Report, folder_json, folder_text, write_csv
+from cnnstep.app.checker.runner import frame_lines
 from cnnstep.app.checker.sandbox import DEFAULT_MEMORY, DEFAULT_TIMEOUT, run_jobs
 from cnnstep.app.checker.source import Source, SourceError, from_namespace, load
 from cnnstep.app.exercise import FUNCTIONS
@@ -49,7 +50,7 @@ def _case_dict(r) -> dict:
         out["problem"] = r.problem
         out["code"] = r.case.as_code()
         if r.error is not None:
-            out["traceback"] = [f"{label}, line {n}, in {func}: {text}" for label, n, func, text in r.error["frames"]]
+            out["traceback"] = frame_lines(r.error["frames"])
     return out
 
 
@@ -62,8 +63,7 @@ def _details(results: list, printed: int) -> list:
         lines += _indent(smallest.case.as_code())
         lines.append(f"  -> {smallest.problem}")
         if smallest.error is not None:
-            for label, n, func, text in smallest.error["frames"]:
-                lines.append(f"     {label}, line {n}, in {func}: {text}")
+            lines += [f"     {line}" for line in frame_lines(smallest.error["frames"])]
             hint = exception_hint(smallest.error)
             if hint:
                 lines.append(f"     hint: {hint}")

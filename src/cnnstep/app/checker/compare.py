@@ -16,7 +16,7 @@ import numpy as np
 
 from cnnstep.app.checker.runner import Opaque
 
-__all__ = ["Mismatch", "tolerance", "compare", "describe", "same"]
+__all__ = ["Mismatch", "tolerance", "compare", "summarize_value", "same"]
 
 EPS = float(np.finfo(np.float64).eps)
 
@@ -40,7 +40,7 @@ class Mismatch:
     total: int = 0
 
 
-def describe(value) -> str:
+def summarize_value(value) -> str:
     """A short account of a value, for a sentence."""
     if isinstance(value, np.ndarray):
         return f"an array of shape {value.shape} and dtype {value.dtype}"
@@ -67,7 +67,9 @@ def _compare_arrays(name, expected: np.ndarray, got, n_terms) -> Mismatch | None
     if not isinstance(got, np.ndarray):
         if got is None:
             return Mismatch(name, "type", f"{name} is None: a missing return statement?")
-        return Mismatch(name, "type", f"{name} is {describe(got)}; expected a NumPy array of shape {expected.shape}")
+        return Mismatch(
+            name, "type", f"{name} is {summarize_value(got)}; expected a NumPy array of shape {expected.shape}"
+        )
     if got.shape != expected.shape:
         return Mismatch(name, "shape", f"{name} has shape {got.shape}; expected {expected.shape}")
     if expected.dtype == bool:
@@ -127,7 +129,7 @@ def _compare(name, expected, got, n_terms):
         return _compare_arrays(name, expected, got, n_terms)
     if isinstance(expected, tuple):  # a shape
         if got != expected:
-            return Mismatch(name, "value", f"{name} is {describe(got)}; expected {expected}")
+            return Mismatch(name, "value", f"{name} is {summarize_value(got)}; expected {expected}")
         return None
     if _number(expected):
         if isinstance(got, np.ndarray):
@@ -135,12 +137,12 @@ def _compare(name, expected, got, n_terms):
                 got = got[()]
             else:
                 return Mismatch(
-                    name, "type", f"{name} is {describe(got)}; expected a number (one np.float64, not an array)"
+                    name, "type", f"{name} is {summarize_value(got)}; expected a number (one np.float64, not an array)"
                 )
         if got is None:
             return Mismatch(name, "type", f"{name} is None: a missing return statement?")
         if not _number(got):
-            return Mismatch(name, "type", f"{name} is {describe(got)}; expected a number")
+            return Mismatch(name, "type", f"{name} is {summarize_value(got)}; expected a number")
         scale = max(abs(float(expected)), 1.0)
         if not abs(float(got) - float(expected)) <= tolerance(n_terms) * scale:
             return Mismatch(
@@ -148,7 +150,7 @@ def _compare(name, expected, got, n_terms):
             )
         return None
     if not same(expected, got):
-        return Mismatch(name, "value", f"{name} is {describe(got)}; expected {describe(expected)}")
+        return Mismatch(name, "value", f"{name} is {summarize_value(got)}; expected {summarize_value(expected)}")
     return None
 
 

@@ -22,7 +22,8 @@ import numpy as np
 from cnnstep import reference
 from cnnstep.app.checker import cases as case_module
 from cnnstep.app.checker.catalogue import CATALOGUE
-from cnnstep.app.checker.compare import compare, describe, same
+from cnnstep.app.checker.compare import compare, same, summarize_value
+from cnnstep.app.checker.runner import innermost
 from cnnstep.app.exercise import FUNCTIONS
 
 __all__ = ["CaseResult", "judge", "diagnose", "exception_hint"]
@@ -68,7 +69,7 @@ def judge(case, outcome: dict | None, expected: dict) -> CaseResult:
             return CaseResult(
                 case, "fail", f"returns None; expected {wanted}: a missing return statement?", outcome=outcome
             )
-        return CaseResult(case, "fail", f"returns {describe(returned)}; expected {wanted}", outcome=outcome)
+        return CaseResult(case, "fail", f"returns {summarize_value(returned)}; expected {wanted}", outcome=outcome)
     names = case.outputs if case.is_cell else case.returns[: len(expected["outputs"])]
     published = case.published or (None,) * len(names)
     for name, exp, got, pub in zip(names, expected["outputs"], outcome["outputs"], published, strict=False):
@@ -179,9 +180,10 @@ def exception_hint(error: dict) -> str | None:
 
 def where(error: dict) -> str:
     """The learner's innermost frame, as 'file, line N, in f: code'."""
-    if not error.get("frames"):
+    frame = innermost(error)
+    if frame is None:
         return ""
-    label, lineno, func, text = error["frames"][-1]
+    label, lineno, func, text = frame
     return f"{label}, line {lineno}, in {func}: {text}"
 
 
