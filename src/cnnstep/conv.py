@@ -109,17 +109,17 @@ def _backward(dZ, A, W, g, input_gradient=True):
         return _im2col.conv_backward(dZ, A, W, g, input_gradient)
     with np.errstate(invalid="ignore", over="ignore"):
         if not _winograd.applicable(g):
-            dA, dW = _band.conv_backward(dZ, A, W, g, input_gradient)
+            dx, dW = _band.conv_backward(dZ, A, W, g, input_gradient)
         else:
             dW = _winograd.weight_gradient(dZ, A, g.pad)
             if not input_gradient:
-                dA = None
+                dx = None
             elif _winograd.input_gradient_padding(g.pad) is not None:
-                dA = _winograd.input_gradient(dZ, W, g.pad, g.n_H_prev, g.n_W_prev)
+                dx = _winograd.input_gradient(dZ, W, g.pad, g.n_H_prev, g.n_W_prev)
             else:
-                dA = _im2col.input_gradient(dZ, W, g)
-    if _finite(dW) and (dA is None or _finite(dA)):
-        return dA, dW
+                dx = _im2col.input_gradient(dZ, W, g)
+    if _finite(dW) and (dx is None or _finite(dx)):
+        return dx, dW
     return _im2col.conv_backward(dZ, A, W, g, input_gradient)
 
 

@@ -114,12 +114,12 @@ def conv_backward(dZ: np.ndarray, A: np.ndarray, W: np.ndarray, g: ConvGeometry,
     W2 = W.reshape(-1, g.n_C)
     K = W2.shape[0]
     parts = _parts(g, A.dtype.itemsize)
-    dA = _input_gradient_array(g, dZ.dtype) if input_gradient else None
+    dx = _input_gradient_array(g, dZ.dtype) if input_gradient else None
 
     def task(group):
         dWt = np.zeros((g.n_C, K), dtype=dZ.dtype)
         scratch = _Windows(g, parts[0].stop - parts[0].start, A.dtype)
-        back = _InputGradient(g, parts, dA) if input_gradient else None
+        back = _InputGradient(g, parts, dx) if input_gradient else None
         for part in group:
             rows = (part.stop - part.start) * g.n_H * g.n_W
             dZ2 = np.ascontiguousarray(dZ[part]).reshape(rows, g.n_C)
@@ -132,7 +132,7 @@ def conv_backward(dZ: np.ndarray, A: np.ndarray, W: np.ndarray, g: ConvGeometry,
 
     dWt = sum(_run(task, parts, g, A.dtype.itemsize))
     dW = np.ascontiguousarray(dWt.T).reshape(g.f_h, g.f_w, g.n_C_prev, g.n_C)
-    return dA, dW
+    return dx, dW
 
 
 def _input_gradient_array(g: ConvGeometry, dtype) -> np.ndarray:
@@ -143,35 +143,35 @@ class _InputGradient:
     """One thread's assembly of dA_prev, chunk by chunk, from window-row gradients.
 
     Each chunk accumulates into a zeroed padded frame (reused from chunk to chunk, so no
-    fresh memory is touched) and copies the frame's interior out to its slice of ``dA``.
+    fresh memory is touched) and copies the frame's interior out to its slice of ``dx``.
     """
 
-    def __init__(self, g: ConvGeometry, parts, dA: np.ndarray):
+    def __init__(self, g: ConvGeometry, parts, dx: np.ndarray):
         self.g = g
-        self.dA = dA
+        self.dx = dx
         p = g.pad
         shape = (g.n_H_prev + p.top + p.bottom, g.n_W_prev + p.left + p.right, g.n_C_prev)
-        self.frame = np.empty((parts[0].stop - parts[0].start,) + shape, dtype=dA.dtype)
+        self.frame = np.empty((parts[0].stop - parts[0].start,) + shape, dtype=dx.dtype)
 
     def add(self, part: slice, dcols: np.ndarray) -> None:
         g, p = self.g, self.g.pad
         grad = self.frame[: part.stop - part.start]
         grad[...] = 0
         _col2im(dcols, g, grad)
-        self.dA[part] = grad[:, p.top : p.top + g.n_H_prev, p.left : p.left + g.n_W_prev, :]
+        self.dx[part] = grad[:, p.top : p.top + g.n_H_prev, p.left : p.left + g.n_W_prev, :]
 
 
 def input_gradient(dZ: np.ndarray, W: np.ndarray, g: ConvGeometry) -> np.ndarray:
     """dA_prev alone (no windows of A needed)."""
     W2 = W.reshape(-1, g.n_C)
     parts = _parts(g, dZ.dtype.itemsize)
-    dA = _input_gradient_array(g, dZ.dtype)
+    dx = _input_gradient_array(g, dZ.dtype)
 
     def task(group):
-        back = _InputGradient(g, parts, dA)
+        back = _InputGradient(g, parts, dx)
         for part in group:
             dZ2 = np.ascontiguousarray(dZ[part]).reshape(-1, g.n_C)
             back.add(part, dZ2 @ W2.T)
 
     _run(task, parts, g, dZ.dtype.itemsize)
-    return dA
+    return dx
