@@ -164,6 +164,20 @@ class Layer:
         """``dout (m, *output_shape)`` -> ``dx (m, *input_shape)``, or None without ``input_gradient``."""
         raise NotImplementedError(f"{self._name}.backward")
 
+    #: True when ``forward(relu(x)) == relu(forward(x))``, gradients included (max-pooling)
+    commutes_with_relu = False
+    #: True for ReLU: it may run in place on the new output of the layer before it
+    fuses_after_owner = False
+
+    def fuse(self, following: Layer) -> Step | None:
+        """A step running this layer and ``following`` (built, in a row) as one, or None.
+
+        The step computes exactly what the two layers compute one after the other -- the
+        same numbers, the same gradients in both layers' ``grads`` -- with less work in
+        between. :class:`~cnnstep.nn.Sequential` asks every pair of neighbours once.
+        """
+        return None
+
     # ----- shared
 
     @property
@@ -239,6 +253,87 @@ class Layer:
         if self._cache is None:
             raise RuntimeError(f"{func}: no forward pass to differentiate; call forward(x, training=True) first")
         return self._cache, _checks.gradient_shape(dout, func, "dout", self._out_shape, "the last forward's output")
+
+
+class Step:
+    """Two neighbouring layers run as one, with the layer protocol's ``forward`` / ``backward``.
+
+    ``layers`` are the layers it runs; their parameters and gradients stay theirs.
+    """
+
+    def __init__(self, *layers):
+        self.layers = layers
+
+    def forward(self, x, training=True):
+        raise NotImplementedError(f"{type(self).__name__}.forward")
+
+    def backward(self, dout, input_gradient=True):
+        raise NotImplementedError(f"{type(self).__name__}.backward")
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({', '.join(map(repr, self.layers))})"
+
+
+def _relu_gradient(dout, mask):
+    """ReLU's backward, ``dout * mask``: one pass over both, into a new array (a NaN or
+    infinite dout becomes NaN where the mask is 0, as the product says)."""
+    return np.multiply(dout, mask)
+
+
+class _ReLUInPlace(Step):
+    """A layer whose output it owns, then ReLU: ReLU runs in place on that output."""
+
+    def __init__(self, layer, relu):
+        super().__init__(layer, relu)
+        self._mask = self._out_shape = None
+
+    def forward(self, x, training=True):
+        layer, relu = self.layers
+        z = layer.forward(x, training)
+        relu._input(z)  # the ReLU's own shape check
+        mask = np.greater(z, 0)
+        np.maximum(z, 0, out=z)  # z is the layer's new array, handed to no one else yet
+        self._mask = mask if training else None
+        self._out_shape = z.shape if training else None
+        return z
+
+    def backward(self, dout, input_gradient=True):
+        layer, relu = self.layers
+        if self._mask is None:
+            raise RuntimeError("ReLU.backward: no forward pass to differentiate; call forward(x, training=True) first")
+        dout = _checks.gradient_shape(dout, "ReLU.backward", "dout", self._out_shape, "the last forward's output")
+        return layer.backward(_relu_gradient(dout, self._mask), input_gradient)
+
+
+class _ReLUAfter(Step):
+    """ReLU, then a layer that commutes with it (max-pooling): the layer first, ReLU on its output.
+
+    ``pool(relu(x)) == relu(pool(x))``: a window's largest value after ReLU is ReLU of its
+    largest value (NaN included: ``np.maximum`` keeps it). Gradients, under the all-ties
+    rule: where a window's maximum is positive, both route dy to the cells equal to it (all
+    positive, so ReLU passes them); where it is 0 or less, ReLU's gradient is 0 on the
+    pooled value and on every cell of the window alike -- so is the result. A NaN or
+    infinite dy turns into NaN over its whole window either way (``0 * inf``).
+    """
+
+    def __init__(self, relu, layer):
+        super().__init__(relu, layer)
+        self._mask = None
+
+    def forward(self, x, training=True):
+        relu, layer = self.layers
+        relu._input(x)  # the ReLU's own shape check
+        y = layer.forward(x, training)
+        self._mask = np.greater(y, 0) if training else None
+        return np.maximum(y, 0)  # the layer keeps its output for its backward: a new array
+
+    def backward(self, dout, input_gradient=True):
+        relu, layer = self.layers
+        if self._mask is None:
+            raise RuntimeError("ReLU.backward: no forward pass to differentiate; call forward(x, training=True) first")
+        if np.shape(dout) != self._mask.shape:  # the layer's check names the shape expected
+            return layer.backward(dout, input_gradient)
+        return layer.backward(_relu_gradient(np.asarray(dout), self._mask), input_gradient)
 
 
 # --------------------------------------------------------------------------- convolution
@@ -334,6 +429,10 @@ class Conv2D(Layer):
         self.grads["W"], self.grads["b"] = dW, db
         return dx
 
+    def fuse(self, following):
+        """A following ReLU runs in place on the convolution's new output."""
+        return _ReLUInPlace(self, following) if following.fuses_after_owner else None
+
 
 # --------------------------------------------------------------------------- pooling
 
@@ -417,6 +516,31 @@ class MaxPool2D(_Pool2D):
     def _ties(self) -> str:
         return self.ties
 
+    # a window's maximum after ReLU is ReLU of its maximum (either tie rule: where the maximum
+    # is positive the same cells hold it, elsewhere ReLU's gradient is 0 on all of them)
+    commutes_with_relu = True
+
+    def forward(self, x, training=True):
+        """x (m, n_H_prev, n_W_prev, n_C) -> A (m, n_H, n_W, n_C).
+
+        When training, the layer keeps where each window's maximum lies (the mask of side
+        by side windows, the column pass of others), so the backward needs not find the
+        maxima again; the numbers are ``pool_forward``'s and ``pool_backward``'s.
+        """
+        if not training:
+            return super().forward(x, training)
+        x = self._input(x)
+        A, kept = cnnstep.pool.max_forward_routed(x, self.hparameters)
+        self._keep(kept, training, A.shape)
+        return A
+
+    def backward(self, dout, input_gradient=True):
+        """dout (m, n_H, n_W, n_C) -> dx (m, n_H_prev, n_W_prev, n_C); no parameters."""
+        kept, dout = self._cached(dout)
+        if not input_gradient:
+            return None
+        return cnnstep.pool.max_backward_routed(dout, kept, ties=self.ties)
+
 
 class AvgPool2D(_Pool2D):
     """Average-pooling over f_h x f_w windows, channel by channel.
@@ -432,7 +556,14 @@ class AvgPool2D(_Pool2D):
 
 
 class ReLU(Layer):
-    """``max(x, 0)`` element by element; the gradient passes where ``x > 0``. Any input shape."""
+    """``max(x, 0)`` element by element; the gradient passes where ``x > 0``. Any input shape.
+
+    In a :class:`~cnnstep.nn.Sequential` it moves past a following layer that commutes with
+    it (max-pooling: ReLU then runs on the pooled, smaller output) or, failing that, runs in
+    place on the new output of the layer before it (a convolution).
+    """
+
+    fuses_after_owner = True
 
     def forward(self, x, training=True):
         x = self._input(x)
@@ -444,7 +575,11 @@ class ReLU(Layer):
         mask, dout = self._cached(dout)
         if not input_gradient:
             return None
-        return dout * mask  # a new array: dout is left as it is
+        return _relu_gradient(dout, mask)  # a new array: dout is left as it is
+
+    def fuse(self, following):
+        """ReLU after a following layer that commutes with it, on its (smaller) output."""
+        return _ReLUAfter(self, following) if following.commutes_with_relu else None
 
 
 class Flatten(Layer):
