@@ -268,3 +268,21 @@ def test_same_seed_training_is_unchanged(rng, dtype):
     np.testing.assert_allclose(h_fast["loss"], h_plain["loss"], rtol=bound)
     for (key, p_fast, _), (_, p_plain, _) in zip(fast.params_and_grads(), plain.params_and_grads(), strict=True):
         np.testing.assert_allclose(p_fast, p_plain, rtol=bound, atol=bound, err_msg=key)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("n_C", [3, 16, 33])  # both sides of the kernels' channel threshold
+def test_side_by_side_windows_route_as_the_loops(rng, dtype, n_C):
+    from cnnstep import reference
+
+    shape = (7, 5, n_C)  # odd sizes: the last row and column are in no window
+    layer = built(nn.MaxPool2D(2), shape, rng, dtype)
+    for nan in (False, True):
+        x = after_relu(rng, (2,) + shape, dtype, nan=nan)
+        A = layer.forward(x)
+        dout = rng.normal(size=A.shape).astype(dtype)
+        A_loops, cache = reference.pool_forward(x, layer.hparameters, mode="max")
+        dx_loops = reference.pool_backward(dout, cache, mode="max")
+        np.testing.assert_array_equal(A, A_loops)
+        np.testing.assert_array_equal(layer.backward(dout), dx_loops)
+        np.testing.assert_array_equal(cnnstep.pool_backward(dout, cache, mode="max"), dx_loops)
