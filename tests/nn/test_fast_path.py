@@ -271,7 +271,7 @@ def test_same_seed_training_is_unchanged(rng, dtype):
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("n_C", [3, 16, 33])  # both sides of the kernels' channel threshold
+@pytest.mark.parametrize("n_C", [3, 16, 33])
 def test_side_by_side_windows_route_as_the_loops(rng, dtype, n_C):
     from cnnstep import reference
 

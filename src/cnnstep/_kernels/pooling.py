@@ -206,22 +206,6 @@ def max_backward(dy, x, g: PoolGeometry, ties: str, out: np.ndarray) -> np.ndarr
     return _max_backward_general(dy, x, x_max, g, ties, out)
 
 
-# Side-by-side windows with at least this many channels route their gradient one window
-# offset at a time, through strided views (runs of n_C numbers), instead of widening the
-# maxima and dy to the input's size: measured on one thread, 64x32x32x64 max 2x2/2 backward
-# 10.2 ms against 16.7 (the maxima given), 32x16x16x64 0.34 against 0.52, 32x32x32x32 0.90
-# against 1.19, while 16 channels were slower that way (5.6 against 4.4 at 32x64x64x16).
-MIN_OFFSET_CHANNELS = 32
-
-
-def _window_cells(x: np.ndarray, g: PoolGeometry):
-    """For each window offset (i, j) of side-by-side windows: the view (m, n_H, n_W, C) of the
-    cells at that offset, one per window."""
-    for i in range(g.f_h):
-        for j in range(g.f_w):
-            yield x[:, i : g.n_H * g.f_h : g.f_h, j : g.n_W * g.f_w : g.f_w]
-
-
 def routing_buffers(x_shape: tuple, g: PoolGeometry, dtype) -> np.ndarray:
     """What :func:`max_forward_routed` fills for a whole batch: the mask of the maxima
     (tiled windows, booleans shaped like x) or the column pass (m, n_H, W_pad, n_C)."""
@@ -253,11 +237,6 @@ def max_backward_routed(dy, x, x_max, routing, g: PoolGeometry, ties: str, out: 
         return _max_backward_general(dy, x, x_max, g, ties, out)
     if not tiled(g):
         return _max_backward_fast(dy, x, x_max, routing, g, out)
-    if g.n_C >= MIN_OFFSET_CHANNELS:
-        for hit, target in zip(_window_cells(routing, g), _window_cells(out, g), strict=True):
-            np.multiply(hit, dy, out=target)
-        _zero_uncovered(out, g)
-        return out
     target = _tiled_rows(out, g)
     np.copyto(target, _tiled_rows(routing, g))
     target *= _widen(dy, g)
@@ -275,12 +254,6 @@ def _max_backward_fast(dy, x, x_max, rows, g: PoolGeometry, out: np.ndarray) -> 
     so the gradient goes window -> column maxima (over the window's columns), then column
     maxima -> cells (over the window's rows).
     """
-    if tiled(g) and g.n_C >= MIN_OFFSET_CHANNELS:
-        hit = np.empty(dy.shape, dtype=bool)
-        for cells, target in zip(_window_cells(x, g), _window_cells(out, g), strict=True):
-            np.multiply(np.equal(cells, x_max, out=hit), dy, out=target)
-        _zero_uncovered(out, g)
-        return out
     if tiled(g):
         # m h i (w j c): every cell against its own window's maximum, whole rows at a time
         target = _tiled_rows(out, g)
