@@ -12,7 +12,12 @@ Every layer has the same small life cycle:
   respect to ``x`` -- or None with ``input_gradient=False``, which skips computing it (a
   network's first layers have no use for it).
 * ``output_shape(input_shape)`` is a pure shape rule: one example's shape in, its output
-  shape out, the blocks' own errors for a shape the layer cannot take.
+  shape out, the blocks' own errors for a shape the layer cannot take;
+* ``fuse(following)`` offers a :class:`Step` that runs this layer and the next as one, with
+  the same protocol and the same numbers (None: no such step). A ReLU moves past a layer
+  that declares ``commutes_with_relu`` (max-pooling: ReLU then runs on the pooled output) or
+  runs in place on a convolution's new output; :class:`~cnnstep.nn.Sequential` plans its
+  run from these answers.
 
 The math is the blocks' own: :class:`Conv2D` calls ``cnnstep.conv_forward`` /
 ``cnnstep.conv_backward``, the pooling layers call ``cnnstep.pool_forward`` /
@@ -29,7 +34,7 @@ import numpy as np
 import cnnstep
 from cnnstep._kernels import checks as _checks
 
-__all__ = ["Layer", "Conv2D", "MaxPool2D", "AvgPool2D", "ReLU", "Flatten", "Dense", "layer_from_config"]
+__all__ = ["Layer", "Step", "Conv2D", "MaxPool2D", "AvgPool2D", "ReLU", "Flatten", "Dense", "layer_from_config"]
 
 INITS = ("he", "glorot")
 

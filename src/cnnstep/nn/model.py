@@ -124,6 +124,10 @@ class Sequential:
     layers, input_shape, classes, dtype, seed
     output_shapes : list of tuple
         One example's output shape after each layer.
+    plan : list of (tuple of int, step)
+        The run: each step a layer, or two neighbouring layers run as one (a ReLU after the
+        max-pooling that follows it, a ReLU in place on a convolution's output), with the
+        layers' indices; :meth:`forward` and :meth:`backward` go through it.
     history : dict or None
         What the last :meth:`fit` returned.
     """
