@@ -27,7 +27,6 @@ import contextlib
 import gc
 import json
 import os
-import subprocess
 import sys
 import time
 import tracemalloc
@@ -37,7 +36,6 @@ from dataclasses import replace
 
 import numpy as np
 
-import cnnstep
 import harness
 from cnnstep import reference
 from cnnstep._kernels import checks as _checks
@@ -198,34 +196,6 @@ def _memory_probe(spec: dict) -> dict:
         return {"mib": NA, "method": NA}
 
 
-def _memory_probe_main(text: str) -> int:
-    print(json.dumps(_memory_probe(json.loads(text))))
-    return 0
-
-
-def _run_probe(spec: dict) -> dict:
-    here = os.path.dirname(os.path.abspath(__file__))
-    src = os.path.dirname(os.path.dirname(os.path.abspath(cnnstep.__file__)))
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [here, src, env.get("PYTHONPATH")]))
-    code = "import sys; from bench_kernels import _memory_probe_main; sys.exit(_memory_probe_main(sys.argv[1]))"
-    try:
-        proc = subprocess.run(
-            [sys.executable, "-c", code, json.dumps(spec)],
-            capture_output=True,
-            text=True,
-            env=env,
-            timeout=600,
-            check=False,
-        )
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        return {"mib": NA, "method": NA, "error": str(exc)}
-    if proc.returncode != 0:
-        lines = proc.stderr.strip().splitlines()
-        return {"mib": NA, "method": NA, "error": lines[-1] if lines else f"exit code {proc.returncode}"}
-    return json.loads(proc.stdout.strip().splitlines()[-1])
-
-
 def _memory(rows: list[dict], by_name: dict[str, Case], threads: int, torch_available: bool) -> None:
     """Probe every row's memory (two subprocesses each, run side by side after all timing)."""
     jobs = []
@@ -238,7 +208,7 @@ def _memory(rows: list[dict], by_name: dict[str, Case], threads: int, torch_avai
             jobs.append((row, contender, spec))
     workers = max(1, min(4, os.cpu_count() or 1))
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        found = list(pool.map(lambda job: _run_probe(job[2]), jobs))
+        found = list(pool.map(lambda job: harness.run_probe("bench_kernels", job[2]), jobs))
     for row in rows:
         row["memory"] = {"cnnstep_mib": NA, "torch_mib": NA, "ratio": NA, "method": {}}
     for (row, contender, _), probe in zip(jobs, found, strict=False):

@@ -1,110 +1,169 @@
-"""One training epoch of a cnnstep model against the same model in PyTorch, in one run.
+"""Training epochs of cnnstep's ready-made models against the same models in PyTorch, in one run.
 
-The model is :func:`cnnstep.nn.architectures.default` (or ``application``) for the given
-image shape; PyTorch gets the same layers (same shapes, 'same' paddings, max-pooling,
-a dense layer on the channels-last flattening), Adam with the same learning rate, the
-same batches of the same float32 data, and the same number of threads. Both run whole
-epochs: forward, softmax cross-entropy, backward, Adam step, batch after batch. The data
-is random (a stand-in of the sign-digits training split's size): speed does not depend
-on the values.
+Each model (``default`` and ``application`` from :mod:`cnnstep.nn.architectures`) gets a
+twin in PyTorch: the same layers with the same shapes, TensorFlow-'same' padding written
+out explicitly (the convolution's own symmetric padding where the two sides agree, a
+``ZeroPad2d`` in front where they do not, -inf padding for a padded max-pool), a dense
+layer on the channels-last flattening, channels_last memory for the weights and the
+input, Adam with the same learning rate, the same batches of the same float32 data and
+the same number of threads. Both run whole epochs: forward, softmax cross-entropy,
+backward, Adam step, batch after batch. The data is random (a stand-in of the size of the
+sign-digits training split): speed does not depend on the values.
 
-Timing as in ``harness.py``: the contenders alternate, with a pause before each,
-and the report quotes medians and their ratio.
+Timing: per round, for each model in turn, the two contenders alternate (the order
+swapped every round), each after a pause, one whole epoch each. The report quotes the
+median and the fastest epoch of each and the ratios cnnstep / torch of both.
+
+Per-layer breakdown: after the timed rounds, one more epoch of each contender with
+timers. cnnstep's come from timing every step of the model's run (a layer, or a run of
+layers the model executes as one, e.g. ReLU and the max-pool after it) -- its forward and
+backward calls; torch's from forward hooks on the same groups of modules and tensor hooks
+on their outputs (the moment each group's output gradient is ready). The loss and the
+optimizer step are timed apart; what is left is "other".
+
+Peak memory (``--memory``): in a fresh process per contender, the extra peak resident
+size of one training step after a warm-up step, as ``bench_kernels.py`` measures it.
 """
 
 from __future__ import annotations
 
 import argparse
+import gc
+import os
 import time
 
 import numpy as np
 
 import harness
-from cnnstep._kernels import checks as _checks
-from cnnstep.nn import Adam, architectures, layers
+from cnnstep.nn import Adam, architectures
 from cnnstep.nn.losses import softmax_cross_entropy
+from training_report import format_report, save
+from training_torch import _torch_breakdown, _torch_epoch, _torch_model
 
-__all__ = ["run", "format_report", "main"]
+__all__ = ["run", "format_report", "main", "MODELS"]
+
+MODELS = ("default", "application")
+RESULTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results")
 
 
-def _cnnstep_epoch(model, X, y, batch_size):
+# --------------------------------------------------------------------------- the steps of a model's run
+
+
+def _label(model, indices) -> str:
+    names = "+".join(type(model.layers[i]).__name__ for i in indices)
+    where = str(indices[0]) if len(indices) == 1 else f"{indices[0]}-{indices[-1]}"
+    return f"{where} {names}"
+
+
+# --------------------------------------------------------------------------- cnnstep
+
+
+def _cnnstep_epoch(model, X, y, batch_size, clock: harness.Clock | None = None):
     optimizer = Adam(lr=1e-3)
 
     def epoch():
         for start in range(0, len(X), batch_size):
             Xb, yb = X[start : start + batch_size], y[start : start + batch_size]
-            _, dlogits = softmax_cross_entropy(model.forward(Xb), yb)
+            logits = model.forward(Xb)
+            t0 = time.perf_counter()
+            _, dlogits = softmax_cross_entropy(logits, yb)
+            t1 = time.perf_counter()
             model.backward(dlogits, input_gradient=False)
+            t2 = time.perf_counter()
             optimizer.step(model.params_and_grads())
+            if clock is not None:
+                clock.add("loss", t1 - t0)
+                clock.add("optimizer", time.perf_counter() - t2)
 
     return epoch
 
 
-def _torch_model(torch, model):
-    """The same layers in PyTorch (NCHW internally, channels_last memory)."""
-    nn = torch.nn
-    modules = []
-    for layer in model.layers:
-        if isinstance(layer, layers.Conv2D):
-            (f_h, f_w), ((top, bottom), (left, right)) = layer.kernel_size, _pads(layer)
-            c_in = layer.params["W"].shape[2]
-            modules += [
-                nn.ZeroPad2d((left, right, top, bottom)),
-                nn.Conv2d(c_in, layer.filters, (f_h, f_w), stride=layer.stride),
-            ]
-        elif isinstance(layer, layers.ReLU):
-            modules.append(nn.ReLU())
-        elif isinstance(layer, layers.MaxPool2D):
-            (top, bottom), (left, right) = _pads(layer)
-            if top or bottom or left or right:
-                modules.append(nn.ConstantPad2d((left, right, top, bottom), float("-inf")))
-            modules.append(nn.MaxPool2d(layer.f, layer.stride))
-        elif isinstance(layer, layers.Flatten):
-            modules.append(_channels_last_flatten(torch))
-        elif isinstance(layer, layers.Dense):
-            modules.append(nn.Linear(layer.params["W"].shape[0], layer.units))
+def _timed(method, clock: harness.Clock, key):
+    def call(*args, **kwargs):
+        start = time.perf_counter()
+        try:
+            return method(*args, **kwargs)
+        finally:
+            clock.add(key, time.perf_counter() - start)
+
+    return call
+
+
+def _cnnstep_breakdown(model, X, y, batch_size) -> tuple[dict, float]:
+    """One epoch with every step's forward and backward timed; (seconds per key, epoch seconds)."""
+    clock = harness.Clock()
+    patched = []
+    for indices, step in model.plan:
+        patched.append(step)
+        step.forward = _timed(step.forward, clock, (indices, "forward"))
+        step.backward = _timed(step.backward, clock, (indices, "backward"))
+    try:
+        start = time.perf_counter()
+        _cnnstep_epoch(model, X, y, batch_size, clock)()
+        total = time.perf_counter() - start
+    finally:
+        for step in patched:  # the instance attributes go; the class's methods are back
+            del step.forward, step.backward
+    return clock.seconds, total
+
+
+# --------------------------------------------------------------------------- memory
+
+
+def _memory_probe(spec: dict) -> dict:
+    """In a fresh process: the extra peak resident size of one training step, after a warm-up step."""
+    rng = np.random.default_rng(spec["seed"])
+    n = spec["image_size"]
+    X = rng.random((spec["batch_size"], n, n, spec["channels"]), dtype=np.float32)
+    y = rng.integers(0, spec["classes"], size=spec["batch_size"])
+    model = architectures.build(spec["model"], (n, n, spec["channels"]), spec["classes"], seed=spec["seed"])
+    torch = None
+    if spec["contender"] == "torch":
+        torch, _ = harness.load_torch()
+        if torch is None:
+            return {"mib": harness.NA, "method": harness.NA}
+    with harness.thread_limits(spec["threads"], torch):
+        if torch is None:
+            epoch = _cnnstep_epoch(model, X, y, spec["batch_size"])
         else:
-            raise ValueError(f"bench_training: no PyTorch twin for {type(layer).__name__}")
-    return nn.Sequential(*modules).to(memory_format=torch.channels_last)
+            epoch = _torch_epoch(torch, _torch_model(torch, model), X, y, spec["batch_size"])
+        epoch()  # warm-up: the optimizer's state, the caches, the allocator
+        gc.collect()
+        trimmed = harness.malloc_trim()
+        if not harness.reset_peak_rss():
+            return {"mib": harness.NA, "method": "n/a (no /proc/self/clear_refs)"}
+        baseline = harness.status_kib("VmRSS")
+        epoch()
+        peak = harness.status_kib("VmHWM")
+    return {
+        "mib": (peak - baseline) / 1024,
+        "baseline_mib": baseline / 1024,
+        "peak_mib": peak / 1024,
+        "method": "VmHWM - VmRSS" + (" after malloc_trim" if trimmed else ""),
+    }
 
 
-def _pads(layer):
-    """A built layer's padding as ((top, bottom), (left, right)) for the input it was built for."""
-    n_H, n_W = layer.input_shape[:2]
-    f_h, f_w = layer.kernel_size if isinstance(layer, layers.Conv2D) else layer.f
-    s_h, s_w = layer.stride
-    pad = _checks.explicit_padding(layer.pad, "bench_training", "pad")
-    return _checks.resolve_padding(pad, n_H, n_W, f_h, f_w, s_h, s_w).as_pairs()
+# --------------------------------------------------------------------------- the run
 
 
-def _channels_last_flatten(torch):
-    """A module flattening in (h, w, c) order, as cnnstep's Flatten does."""
-
-    class Flatten(torch.nn.Module):
-        def forward(self, x):
-            return x.permute(0, 2, 3, 1).reshape(x.shape[0], -1)
-
-    return Flatten()
+def _summary(values: list) -> dict:
+    return {"median_s": float(np.median(values)), "min_s": float(np.min(values)), "seconds": [float(v) for v in values]}
 
 
-def _torch_epoch(torch, net, X, y, batch_size):
-    optimizer = torch.optim.Adam(net.parameters(), lr=1e-3)
-    X_t = torch.from_numpy(X).permute(0, 3, 1, 2)  # channels_last views of the same data
-    y_t = torch.from_numpy(y.astype(np.int64))
-    loss_fn = torch.nn.CrossEntropyLoss()
-
-    def epoch():
-        for start in range(0, len(X), batch_size):
-            optimizer.zero_grad(set_to_none=True)
-            loss = loss_fn(net(X_t[start : start + batch_size]), y_t[start : start + batch_size])
-            loss.backward()
-            optimizer.step()
-
-    return epoch
+def _layer_rows(model, keys, ours: dict, theirs: dict | None) -> list:
+    rows = []
+    for indices in keys:
+        row = {"layers": list(indices), "label": _label(model, indices)}
+        for who, seconds in (("cnnstep", ours), ("torch", theirs)):
+            if seconds is None:
+                continue
+            row[who] = {op: seconds.get((indices, op), 0.0) for op in ("forward", "backward")}
+        rows.append(row)
+    return rows
 
 
 def run(
-    model_name="default",
+    models=MODELS,
     image_size=64,
     channels=3,
     classes=10,
@@ -114,70 +173,133 @@ def run(
     pause=0.5,
     threads=2,
     seed=0,
+    breakdown=True,
+    memory=False,
 ) -> dict:
-    """Median seconds per epoch of cnnstep and PyTorch on the same model and data."""
+    """Epoch times of cnnstep and PyTorch on each model, alternating; a JSON-able dict."""
+    if isinstance(models, str):
+        models = (models,)
     rng = np.random.default_rng(seed)
     X = rng.random((examples, image_size, image_size, channels), dtype=np.float32)
     y = rng.integers(0, classes, size=examples)
-    model = architectures.build(model_name, (image_size, image_size, channels), classes, seed=seed)
     torch, why = harness.load_torch()
-    contenders = {"cnnstep": _cnnstep_epoch(model, X, y, batch_size)}
-    with harness.thread_limits(threads, torch):
-        if torch is not None:
-            contenders["torch"] = _torch_epoch(torch, _torch_model(torch, model), X, y, batch_size)
-        times = {name: [] for name in contenders}
-        for r in range(rounds):
-            order = list(contenders) if r % 2 == 0 else list(reversed(contenders))
-            for name in order:
-                time.sleep(pause)
-                start = time.perf_counter()
-                contenders[name]()
-                times[name].append(time.perf_counter() - start)
-    medians = {name: float(np.median(values)) for name, values in times.items()}
-    ratio = medians["cnnstep"] / medians["torch"] if "torch" in medians else "n/a"
-    return {
-        "model": model_name,
+    settings = {
+        "models": list(models),
         "input_shape": [image_size, image_size, channels],
         "classes": classes,
         "examples": examples,
         "batch_size": batch_size,
         "rounds": rounds,
+        "pause_s": pause,
         "threads": threads,
-        "params": model.count_params(),
-        "seconds": times,
-        "median_seconds": medians,
-        "ratio": ratio,
-        "torch": "n/a" if torch is None else torch.__version__,
-        "torch_missing": why,
+        "seed": seed,
     }
-
-
-def format_report(result: dict) -> str:
-    med = result["median_seconds"]
-    torch_text = f"{med['torch']:.2f} s" if "torch" in med else "n/a"
-    ratio = result["ratio"]
-    ratio_text = f"{ratio:.2f}" if isinstance(ratio, float) else "n/a"
-    shape = "x".join(map(str, result["input_shape"]))
-    return (
-        f"one training epoch, model {result['model']} ({result['params']:,} parameters) on {result['examples']} "
-        f"images {shape}, batch {result['batch_size']}, Adam, {result['threads']} threads, median of "
-        f"{result['rounds']}:\n  cnnstep {med['cnnstep']:.2f} s   torch {torch_text}   ratio cnnstep/torch "
-        f"{ratio_text}\n"
-    )
+    began = time.perf_counter()
+    results = {"settings": settings, "conditions": harness.conditions(torch, why, settings), "models": {}}
+    built = {}
+    with harness.thread_limits(threads, torch):
+        for name in models:
+            model = architectures.build(name, (image_size, image_size, channels), classes, seed=seed)
+            contenders = {"cnnstep": _cnnstep_epoch(model, X, y, batch_size)}
+            net = None
+            if torch is not None:
+                net = _torch_model(torch, model)
+                contenders["torch"] = _torch_epoch(torch, net, X, y, batch_size)
+            built[name] = (model, net, contenders)
+        times = {name: {who: [] for who in built[name][2]} for name in models}
+        for r in range(rounds):
+            for name in models:
+                contenders = built[name][2]
+                order = list(contenders) if r % 2 == 0 else list(reversed(contenders))
+                for who in order:
+                    time.sleep(pause)
+                    gc.collect()
+                    start = time.perf_counter()
+                    contenders[who]()
+                    times[name][who].append(time.perf_counter() - start)
+        for name in models:
+            model, net, _ = built[name]
+            entry = {"params": model.count_params(), "layers": [str(layer) for layer in model.layers]}
+            entry["time"] = {who: _summary(values) for who, values in times[name].items()}
+            if "torch" in entry["time"]:
+                ours, theirs = entry["time"]["cnnstep"], entry["time"]["torch"]
+                entry["ratio_median"] = ours["median_s"] / theirs["median_s"]
+                entry["ratio_min"] = ours["min_s"] / theirs["min_s"]
+            else:
+                entry["ratio_median"] = entry["ratio_min"] = harness.NA
+            if breakdown:
+                keys = [indices for indices, _ in model.plan]
+                time.sleep(pause)
+                ours, ours_total = _cnnstep_breakdown(model, X, y, batch_size)
+                theirs, theirs_total = None, None
+                if net is not None:
+                    time.sleep(pause)
+                    theirs, theirs_total = _torch_breakdown(torch, net, keys, X, y, batch_size)
+                entry["breakdown"] = {
+                    "rows": _layer_rows(model, keys, ours, theirs),
+                    "epoch_s": {"cnnstep": ours_total, **({"torch": theirs_total} if net is not None else {})},
+                    "extra_s": {
+                        "cnnstep": {k: ours.get(k, 0.0) for k in ("loss", "optimizer")},
+                        **({"torch": {k: theirs.get(k, 0.0) for k in ("loss", "optimizer")}} if net else {}),
+                    },
+                }
+            results["models"][name] = entry
+    if memory:
+        for name in models:
+            probes = {}
+            for who in ("cnnstep", "torch") if torch is not None else ("cnnstep",):
+                spec = {
+                    "model": name,
+                    "contender": who,
+                    "image_size": image_size,
+                    "channels": channels,
+                    "classes": classes,
+                    "batch_size": batch_size,
+                    "threads": threads,
+                    "seed": seed,
+                }
+                probes[who] = harness.run_probe("bench_training", spec)
+            ours, theirs = probes["cnnstep"]["mib"], probes.get("torch", {}).get("mib")
+            ratio = ours / theirs if isinstance(ours, float) and isinstance(theirs, float) and theirs > 0 else "n/a"
+            results["models"][name]["memory"] = {"probes": probes, "ratio": ratio}
+    results["elapsed_s"] = time.perf_counter() - began
+    return results
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python benchmarks/bench_training.py", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--model", default="default", choices=sorted(architectures.ARCHITECTURES))
-    parser.add_argument("--image-size", type=int, default=64)
-    parser.add_argument("--examples", type=int, default=1651)
-    parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--models", default=",".join(MODELS), help="comma-separated: default,application")
+    parser.add_argument("--image-size", type=harness.positive_int, default=64)
+    parser.add_argument("--examples", type=harness.positive_int, default=1651)
+    parser.add_argument("--batch-size", type=harness.positive_int, default=32)
+    parser.add_argument("--rounds", type=harness.positive_int, default=3)
+    parser.add_argument("--pause", type=harness.seconds, default=0.5)
+    parser.add_argument("--threads", type=harness.positive_int, default=2)
+    parser.add_argument("--no-breakdown", action="store_true", help="skip the instrumented epochs")
+    parser.add_argument("--memory", action="store_true", help="probe the peak memory of one training step")
+    parser.add_argument("--out", default=RESULTS, help="folder of the results files (default benchmarks/results)")
+    parser.add_argument("--label", default="run", help="the results files' name: training-<date>-<label>.txt/.json")
+    parser.add_argument("--no-save", action="store_true", help="print the report only")
     args = parser.parse_args(argv)
-    result = run(
-        args.model, image_size=args.image_size, examples=args.examples, rounds=args.rounds, threads=args.threads
+    models = [m.strip() for m in args.models.split(",") if m.strip()]
+    unknown = sorted(set(models) - set(architectures.ARCHITECTURES))
+    if unknown or not models:
+        parser.error(f"--models: unknown {unknown}, expected some of {sorted(architectures.ARCHITECTURES)}")
+    results = run(
+        models,
+        image_size=args.image_size,
+        examples=args.examples,
+        batch_size=args.batch_size,
+        rounds=args.rounds,
+        pause=args.pause,
+        threads=args.threads,
+        breakdown=not args.no_breakdown,
+        memory=args.memory,
     )
-    print(format_report(result), end="")
+    print(format_report(results), end="")
+    if not args.no_save:
+        for path in save(results, args.out, args.label):
+            print(f"wrote {path}")
     return 0
 
 

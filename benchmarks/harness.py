@@ -16,8 +16,11 @@ import contextlib
 import ctypes
 import datetime
 import gc
+import json
 import os
 import platform
+import subprocess
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -258,3 +261,41 @@ def seconds(text: str) -> float:
     if not value >= 0:
         raise argparse.ArgumentTypeError(f"must be a number of seconds >= 0, got {text}")
     return value
+
+
+def run_probe(module: str, spec: dict) -> dict:
+    """``module._memory_probe(spec)`` in a fresh Python process (a script of this folder); its JSON result.
+
+    Failures come back as data: ``{"mib": "n/a", "method": "n/a", "error": ...}``.
+    """
+    here = os.path.dirname(os.path.abspath(__file__))
+    src = os.path.dirname(os.path.dirname(os.path.abspath(cnnstep.__file__)))
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [here, src, env.get("PYTHONPATH")]))
+    code = (
+        f"import json, sys; from {module} import _memory_probe; "
+        "print(json.dumps(_memory_probe(json.loads(sys.argv[1]))))"
+    )
+    try:
+        proc = subprocess.run(
+            [sys.executable, "-c", code, json.dumps(spec)], capture_output=True, text=True, env=env, timeout=600
+        )
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return {"mib": NA, "method": NA, "error": str(exc)}
+    if proc.returncode != 0:
+        lines = proc.stderr.strip().splitlines()
+        return {"mib": NA, "method": NA, "error": lines[-1] if lines else f"exit code {proc.returncode}"}
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+class Clock:
+    """Seconds accumulated per key while a timed epoch runs."""
+
+    def __init__(self):
+        self.seconds: dict = {}
+
+    def add(self, key, seconds: float) -> None:
+        self.seconds[key] = self.seconds.get(key, 0.0) + seconds
+
+    def backward_window(self, start: float, end: float) -> None:
+        """Told when a batch's backward call started and ended (torch's breakdown uses it)."""

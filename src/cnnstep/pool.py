@@ -103,3 +103,43 @@ def pool_backward(dA, cache, mode="max", ties="all"):
 
     _parallel.run(task, pooling.parts(g, work_dtype.itemsize), x.size)
     return dx.astype(out_dtype, copy=False)
+
+
+# --------------------------------------------------------------------------- for the layers
+
+
+def max_forward_routed(A_prev, hparameters, func="MaxPool2D.forward"):
+    """``pool_forward(A_prev, hparameters, "max")`` that also keeps the routing its maxima give.
+
+    Returns ``(A, kept)``: the same A, and what :func:`max_backward_routed` needs to send a
+    gradient back to the maxima without finding them again from ``A_prev`` (the public
+    ``pool_backward`` keeps the exercise's cache and does find them again).
+    """
+    x, g = _checks.pool_call(A_prev, hparameters, "max", func)
+    out_dtype = _checks.result_dtype(x)
+    x = np.ascontiguousarray(x, dtype=_checks.work_dtype(out_dtype))
+    y = np.empty((g.m, g.n_H, g.n_W, g.n_C), dtype=x.dtype)
+    routing = pooling.routing_buffers(x.shape, g, x.dtype)
+    _parallel.run(
+        lambda part: pooling.max_forward_routed(x[part], g, y[part], routing[part]),
+        pooling.parts(g, x.dtype.itemsize),
+        x.size,
+    )
+    return y.astype(out_dtype, copy=False), (x, y, routing, g, out_dtype)
+
+
+def max_backward_routed(dA, kept, ties="all"):
+    """``pool_backward(dA, cache, "max", ties)`` from what :func:`max_forward_routed` kept.
+
+    ``dA`` must have the forward output's shape (the layer checks it); the result is the
+    same array ``pool_backward`` gives.
+    """
+    x, x_max, routing, g, out_dtype = kept
+    dy = np.ascontiguousarray(dA, dtype=x.dtype)
+    dx = np.empty(x.shape, dtype=x.dtype)
+    _parallel.run(
+        lambda part: pooling.max_backward_routed(dy[part], x[part], x_max[part], routing[part], g, ties, dx[part]),
+        pooling.parts(g, x.dtype.itemsize),
+        x.size,
+    )
+    return dx.astype(out_dtype, copy=False)

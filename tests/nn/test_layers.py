@@ -130,14 +130,14 @@ def test_a_wrong_layer_gradient_is_caught(rng):
 # --------------------------------------------------------------------------- the blocks underneath
 
 
-def spy(monkeypatch, name, calls):
-    real = getattr(cnnstep, name)
+def spy(monkeypatch, name, calls, module=cnnstep):
+    real = getattr(module, name)
 
     def wrapper(*args, **kwargs):
         calls.append((name, kwargs))
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(cnnstep, name, wrapper)
+    monkeypatch.setattr(module, name, wrapper)
 
 
 @pytest.mark.parametrize(
@@ -145,32 +145,34 @@ def spy(monkeypatch, name, calls):
     [
         (nn.Conv2D(2, 3), (4, 4, 1), ["conv_forward", "conv_backward"]),
         (nn.Dense(2), (5,), ["conv_forward", "conv_backward"]),
-        (nn.MaxPool2D(2), (4, 4, 1), ["pool_forward", "pool_backward"]),
-        (nn.AvgPool2D(2), (4, 4, 1), ["pool_forward", "pool_backward"]),
+        # training: the pooling kernels, keeping the maxima's routing; inference: pool_forward
+        (nn.MaxPool2D(2), (4, 4, 1), ["max_forward_routed", "max_backward_routed", "pool_forward"]),
+        (nn.AvgPool2D(2), (4, 4, 1), ["pool_forward", "pool_backward", "pool_forward"]),
     ],
 )
 def test_layers_compute_with_the_blocks(monkeypatch, rng, layer, shape, expected):
     calls = []
     for name in ("conv_forward", "conv_backward", "pool_forward", "pool_backward"):
         spy(monkeypatch, name, calls)
+    for name in ("max_forward_routed", "max_backward_routed"):
+        spy(monkeypatch, name, calls, module=cnnstep.pool)
     built(layer, shape, rng)
     out = layer.forward(rng.normal(size=(2,) + shape))
     layer.backward(rng.normal(size=out.shape))
+    if isinstance(layer, nn.layers._Pool2D):
+        layer.forward(rng.normal(size=(2,) + shape), training=False)
     assert [name for name, _ in calls] == expected
 
 
 def test_pool_layers_pass_their_mode_and_tie_rule(monkeypatch, rng):
     calls = []
     spy(monkeypatch, "pool_backward", calls)
+    spy(monkeypatch, "max_backward_routed", calls, module=cnnstep.pool)
     for layer in (nn.MaxPool2D(2), nn.MaxPool2D(2, ties="first"), nn.AvgPool2D(2)):
         built(layer, (4, 4, 1), rng)
         out = layer.forward(rng.normal(size=(1, 4, 4, 1)))
         layer.backward(np.ones_like(out))
-    assert [kw for _, kw in calls] == [
-        {"mode": "max", "ties": "all"},
-        {"mode": "max", "ties": "first"},
-        {"mode": "average", "ties": "all"},
-    ]
+    assert [kw for _, kw in calls] == [{"ties": "all"}, {"ties": "first"}, {"mode": "average", "ties": "all"}]
 
 
 def test_max_pool_tie_rules(rng):

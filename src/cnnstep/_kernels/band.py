@@ -21,8 +21,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from cnnstep._kernels import blas as _blas
 from cnnstep._kernels import config as _config
 from cnnstep._kernels import frame as _frame
+from cnnstep._kernels import parallel as _parallel
 from cnnstep._kernels.checks import ConvGeometry
 
 # The forward pass uses the band only for few filters: with 16, im2col's product is wide
@@ -45,8 +47,14 @@ def applicable(g: ConvGeometry, forward: bool = False) -> bool:
 
 
 def block(g: ConvGeometry) -> int:
-    """Outputs per data row: enough for a wide product (B * n_C >= 64), at most 3x the work."""
-    B = max(1, min(-(-64 // g.n_C), (2 * g.f_w) // g.s_w + 1, g.n_W))
+    """Outputs per data row: enough for a wide product (B * n_C >= 32), at most 3x the work.
+
+    With the chunks on cnnstep's threads and BLAS on one thread in each, narrower blocks
+    (less work wasted on the band's zeros) measured faster than B * n_C >= 64: 32x64x64x3 ->
+    4x4x8, B=4 against 8: forward 3.0-3.6 ms against 3.6-5.4, weight gradient 3.3 against
+    5.6; 3x3x16, B=2 against 4: weight gradient 3.6 against 4.1 (alternating rounds).
+    """
+    B = max(1, min(-(-32 // g.n_C), (2 * g.f_w) // g.s_w + 1, g.n_W))
     return B
 
 
@@ -142,57 +150,82 @@ class _Scratch:
         return self.band.data(_frame.put(self.framed, A_part, self.band.g.pad), self.X)
 
 
-def _chunks(band: Band, m: int, itemsize: int):
-    """Chunks of examples whose data matrices stay cache-sized (and within the workspace limit).
+def _per_example(band: Band, itemsize: int) -> int:
+    """Scratch bytes per example: its data rows and their block outputs."""
+    return band.g.n_H * band.nb * (band.row + band.B * band.g.n_C) * itemsize
 
-    The chunks run one after another, their products on BLAS's own threads: sharing them
-    out over cnnstep's threads (BLAS on one thread in each) measured slower here, forward
-    and backward (S3: 5.2/11.2 ms against 4.0/8.5, 12 alternating rounds). A product of this
-    shape runs better on two BLAS threads than as two single-threaded halves
-    (16384x132 @ 132x64: 2.5 ms against 3.3), and the copies are short.
-    """
-    per_example = band.g.n_H * band.nb * (band.row + band.B * band.g.n_C) * itemsize
-    return _config.chunks(m, per_example, _config.chunk_budget(_config.CACHE_CHUNK_BYTES))
+
+def _chunks(band: Band, m: int, itemsize: int):
+    """Chunks of examples whose data matrices stay cache-sized (and within the workspace limit)."""
+    return _config.chunks(m, _per_example(band, itemsize), _config.chunk_budget(_config.CACHE_CHUNK_BYTES))
 
 
 def conv_forward(A: np.ndarray, W: np.ndarray, b: np.ndarray, g: ConvGeometry) -> np.ndarray:
+    """Z of the convolution, chunk by chunk; the chunks shared out over cnnstep's threads."""
     band = Band(g)
     T = band.filters(W)
     Z = np.empty((g.m, g.n_H, g.n_W, g.n_C), dtype=A.dtype)
     exact = band.nb * band.B == g.n_W
     parts = _chunks(band, g.m, A.dtype.itemsize)
-    scratch = _Scratch(band, parts[0].stop - parts[0].start, A.dtype)
-    for part in parts:
-        X = scratch.data(A[part])
-        if exact:
-            # m h block (i u c) , (i u c) (b k) -> m h (block b) k
-            np.matmul(X, T, out=Z[part].reshape(-1, band.B * g.n_C))
-        else:
-            Zb = (X @ T).reshape(-1, g.n_H, band.nb * band.B, g.n_C)
-            Z[part] = Zb[:, :, : g.n_W]
+    mc = parts[0].stop - parts[0].start
+
+    def task(group):
+        scratch = _Scratch(band, mc, A.dtype)
+        for part in group:
+            X = scratch.data(A[part])
+            if exact:
+                # m h block (i u c) , (i u c) (b k) -> m h (block b) k
+                np.matmul(X, T, out=Z[part].reshape(-1, band.B * g.n_C))
+            else:
+                Zb = (X @ T).reshape(-1, g.n_H, band.nb * band.B, g.n_C)
+                Z[part] = Zb[:, :, : g.n_W]
+
+    _run(task, band, parts, A.dtype.itemsize)
     Z += b.reshape(g.n_C)
     return Z
 
 
+def _run(task, band: Band, parts, itemsize: int) -> list:
+    """The chunks over cnnstep's threads, BLAS on one thread throughout.
+
+    Also when they run serially (small batches): BLAS's two threads measured up to 10x
+    slower than one on these thin products when the other core is busy (32x64x64x3 ->
+    4x4x8 forward: 50 ms against 5.7, alternating, on a loaded 2-core machine), and the
+    weight gradient's product ``dZb^T @ X`` reduces over its long axis, which BLAS's
+    threads do not split (32x64x64x3 -> 3x3x16, dW only: 6-8 ms against 17-39).
+    """
+    size = band.g.m * band.g.n_H * band.nb * band.row
+    with _blas.single_threaded():
+        return _parallel.run_chunks(task, parts, _per_example(band, itemsize), size)
+
+
 def conv_backward(dZ: np.ndarray, A: np.ndarray, W: np.ndarray, g: ConvGeometry, input_gradient: bool = True):
-    """(dA_prev, dW) of :func:`conv_forward`; dA_prev is None unless ``input_gradient``."""
+    """(dA_prev, dW) of :func:`conv_forward`; dA_prev is None unless ``input_gradient``.
+
+    Each thread sums dT over its own chunks; the threads' sums are added in a fixed order.
+    """
     band = Band(g)
     T = band.filters(W)
-    dT = np.zeros(T.shape, dtype=dZ.dtype)
     dA = np.empty((g.m, g.n_H_prev, g.n_W_prev, g.n_C_prev), dtype=dZ.dtype) if input_gradient else None
     parts = _chunks(band, g.m, A.dtype.itemsize)
     mc = parts[0].stop - parts[0].start
-    scratch = _Scratch(band, mc, A.dtype)
-    frames = np.empty((mc, band.H_pad, band.W_pad, g.n_C_prev), dtype=dZ.dtype) if input_gradient else None
-    for part in parts:
-        X = scratch.data(A[part])
-        dZb = band.blocks(dZ[part])
-        # rows (b k) , rows (i u c) -> (b k) (i u c): BLAS runs this orientation much faster
-        dT += (dZb.T @ X).T
-        if not input_gradient:
-            continue
-        grad = frames[: part.stop - part.start]
-        grad[...] = 0
-        band.scatter(np.matmul(dZb, T.T, out=X), grad)  # rows (b k) , (b k) (i u c) -> rows (i u c)
-        dA[part] = grad[:, g.pad.top : g.pad.top + g.n_H_prev, g.pad.left : g.pad.left + g.n_W_prev, :]
+
+    def task(group):
+        dT = np.zeros(T.shape, dtype=dZ.dtype)
+        scratch = _Scratch(band, mc, A.dtype)
+        frames = np.empty((mc, band.H_pad, band.W_pad, g.n_C_prev), dtype=dZ.dtype) if input_gradient else None
+        for part in group:
+            X = scratch.data(A[part])
+            dZb = band.blocks(dZ[part])
+            # rows (b k) , rows (i u c) -> (b k) (i u c): BLAS runs this orientation much faster
+            dT += (dZb.T @ X).T
+            if not input_gradient:
+                continue
+            grad = frames[: part.stop - part.start]
+            grad[...] = 0
+            band.scatter(np.matmul(dZb, T.T, out=X), grad)  # rows (b k) , (b k) (i u c) -> rows (i u c)
+            dA[part] = grad[:, g.pad.top : g.pad.top + g.n_H_prev, g.pad.left : g.pad.left + g.n_W_prev, :]
+        return dT
+
+    dT = sum(_run(task, band, parts, A.dtype.itemsize))
     return dA, band.fold(dT)

@@ -15,7 +15,9 @@ Two shapes of work:
 
 The max backward finds each window's maximum again (the cache is ``(A_prev, hparameters)``)
 and routes ``dy`` to every cell equal to it; ``ties="first"`` and NaN maxima take the
-general per-offset loop.
+general per-offset loop. A layer that keeps what its forward found (:func:`max_forward_routed`,
+:func:`max_backward_routed`) routes without finding the maxima again: tiled windows keep the
+mask of the cells equal to their window's maximum, others the first (column) pass.
 """
 
 from __future__ import annotations
@@ -202,6 +204,44 @@ def max_backward(dy, x, g: PoolGeometry, ties: str, out: np.ndarray) -> np.ndarr
         return _max_backward_fast(dy, x, x_max, rows, g, out)
     out[...] = 0
     return _max_backward_general(dy, x, x_max, g, ties, out)
+
+
+def routing_buffers(x_shape: tuple, g: PoolGeometry, dtype) -> np.ndarray:
+    """What :func:`max_forward_routed` fills for a whole batch: the mask of the maxima
+    (tiled windows, booleans shaped like x) or the column pass (m, n_H, W_pad, n_C)."""
+    if tiled(g):
+        return np.empty(x_shape, dtype=bool)
+    return np.empty((x_shape[0], g.n_H, g.n_W_prev + g.pad.left + g.pad.right, g.n_C), dtype=dtype)
+
+
+def max_forward_routed(x: np.ndarray, g: PoolGeometry, out: np.ndarray, routing: np.ndarray) -> np.ndarray:
+    """:func:`max_forward` on a chunk that also fills ``routing`` (from :func:`routing_buffers`) for
+    :func:`max_backward_routed`: the same maxima, and the backward needs not find them again."""
+    if not tiled(g):
+        return max_forward(x, g, out, routing)
+    _reduce_tiled(x, g, np.maximum, out)
+    # m h i (w j c): every cell against its own window's maximum
+    np.equal(_tiled_rows(x, g), _widen(out, g), out=_tiled_rows(routing, g))
+    return out
+
+
+def max_backward_routed(dy, x, x_max, routing, g: PoolGeometry, ties: str, out: np.ndarray) -> np.ndarray:
+    """:func:`max_backward` from what :func:`max_forward_routed` kept (x, its maxima, ``routing``).
+
+    The same rule and the same products as :func:`max_backward`, so the same numbers: every
+    cell equal to its window's maximum takes ``dy`` (``mask * dy``), ``ties="first"`` and
+    NaN maxima through the general loop.
+    """
+    if ties != "all" or np.isnan(x_max).any():
+        out[...] = 0
+        return _max_backward_general(dy, x, x_max, g, ties, out)
+    if not tiled(g):
+        return _max_backward_fast(dy, x, x_max, routing, g, out)
+    target = _tiled_rows(out, g)
+    np.copyto(target, _tiled_rows(routing, g))
+    target *= _widen(dy, g)
+    _zero_uncovered(out, g)
+    return out
 
 
 def _max_backward_fast(dy, x, x_max, rows, g: PoolGeometry, out: np.ndarray) -> np.ndarray:

@@ -19,7 +19,7 @@ layers call ``cnnstep.conv_forward`` / ``conv_backward`` / ``pool_forward`` /
 
 from cnnstep.nn.architectures import ARCHITECTURES, application, build, default
 from cnnstep.nn.export import OnnxModel, from_torch, load_predictor, to_onnx, to_torch
-from cnnstep.nn.io import ModelFileError, load_model
+from cnnstep.nn.io import ModelFileError, layer_from_config, load_model
 from cnnstep.nn.layers import (
     AvgPool2D,
     Conv2D,
@@ -28,7 +28,6 @@ from cnnstep.nn.layers import (
     Layer,
     MaxPool2D,
     ReLU,
-    layer_from_config,
 )
 from cnnstep.nn.losses import softmax, softmax_cross_entropy
 from cnnstep.nn.model import Sequential, TrainingDiverged

@@ -1,5 +1,7 @@
 """The model file: one ``.npz`` of every parameter and the architecture as JSON, written atomically.
 
+:func:`layer_from_config` rebuilds one layer from its ``config()``, as the file stores it.
+
 ``save_model(model, path)`` (also ``Sequential.save``) writes ``param.<layer index>.<name>``
 for every parameter array and, under ``architecture``, the JSON of ``model.config()`` as a
 NumPy unicode array, so ``np.load(path, allow_pickle=False)`` reads the file without
@@ -10,6 +12,7 @@ is the one way cnnstep writes a file: whole, or not at all.
 from __future__ import annotations
 
 import contextlib
+import inspect
 import json
 import os
 import secrets
@@ -19,10 +22,18 @@ import zlib
 import numpy as np
 
 from cnnstep._kernels import checks as _checks
-from cnnstep.nn.layers import layer_from_config
+from cnnstep.nn.layers import AvgPool2D, Conv2D, Dense, Flatten, Layer, MaxPool2D, ReLU
 from cnnstep.nn.model import FORMAT, FORMAT_VERSION, Sequential
 
-__all__ = ["save_model", "load_model", "ModelFileError", "atomic_write", "FORMAT", "FORMAT_VERSION"]
+__all__ = [
+    "save_model",
+    "load_model",
+    "layer_from_config",
+    "ModelFileError",
+    "atomic_write",
+    "FORMAT",
+    "FORMAT_VERSION",
+]
 
 ARCHITECTURE_KEY = "architecture"
 
@@ -54,6 +65,26 @@ def atomic_write(path, mode: str = "wb", **open_options):
         if os.path.exists(tmp):
             os.remove(tmp)
         raise
+
+
+LAYERS = {cls.__name__: cls for cls in (Conv2D, MaxPool2D, AvgPool2D, ReLU, Flatten, Dense)}  # config types
+
+
+def layer_from_config(config) -> Layer:
+    """A new, unbuilt layer from a dict made by ``Layer.config()``."""
+    func = "layer_from_config"
+    if not isinstance(config, dict):
+        raise TypeError(f"{func}: config must be a dict made by Layer.config(), got {_checks.show(config)}")
+    kind = config.get("type")
+    if kind not in LAYERS:
+        raise ValueError(f"{func}: unknown layer type {kind!r}, expected one of {sorted(LAYERS)}")
+    cls = LAYERS[kind]
+    args = {k: v for k, v in config.items() if k != "type"}
+    try:
+        inspect.signature(cls).bind(**args)
+    except TypeError as exc:
+        raise TypeError(f"{func}: a {kind} cannot be made from the arguments {sorted(args)}: {exc}") from None
+    return cls(**args)
 
 
 def _param_key(index: int, name: str) -> str:

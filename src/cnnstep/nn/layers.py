@@ -12,7 +12,12 @@ Every layer has the same small life cycle:
   respect to ``x`` -- or None with ``input_gradient=False``, which skips computing it (a
   network's first layers have no use for it).
 * ``output_shape(input_shape)`` is a pure shape rule: one example's shape in, its output
-  shape out, the blocks' own errors for a shape the layer cannot take.
+  shape out, the blocks' own errors for a shape the layer cannot take;
+* ``fuse(following)`` offers a :class:`Step` that runs this layer and the next as one, with
+  the same protocol and the same numbers (None: no such step). A ReLU moves past a layer
+  that declares ``commutes_with_relu`` (max-pooling: ReLU then runs on the pooled output) or
+  runs in place on a convolution's new output; :class:`~cnnstep.nn.Sequential` plans its
+  run from these answers.
 
 The math is the blocks' own: :class:`Conv2D` calls ``cnnstep.conv_forward`` /
 ``cnnstep.conv_backward``, the pooling layers call ``cnnstep.pool_forward`` /
@@ -22,12 +27,11 @@ is one implementation of each piece of math. No layer writes to its input or to 
 
 from __future__ import annotations
 
-import inspect
-
 import numpy as np
 
 import cnnstep
 from cnnstep._kernels import checks as _checks
+from cnnstep.nn import steps as _steps
 from cnnstep.nn.args import (
     example_shape,
     float_dtype,
@@ -39,8 +43,9 @@ from cnnstep.nn.args import (
     pad_text,
     positive_int,
 )
+from cnnstep.nn.steps import Step, _ReLUAfter, _ReLUInPlace
 
-__all__ = ["Layer", "Conv2D", "MaxPool2D", "AvgPool2D", "ReLU", "Flatten", "Dense", "layer_from_config"]
+__all__ = ["Layer", "Step", "Conv2D", "MaxPool2D", "AvgPool2D", "ReLU", "Flatten", "Dense"]
 
 # --------------------------------------------------------------------------- the base
 
@@ -95,6 +100,20 @@ class Layer:
     def backward(self, dout, input_gradient=True):
         """``dout (m, *output_shape)`` -> ``dx (m, *input_shape)``, or None without ``input_gradient``."""
         raise NotImplementedError(f"{self._name}.backward")
+
+    #: True when ``forward(relu(x)) == relu(forward(x))``, gradients included (max-pooling)
+    commutes_with_relu = False
+    #: True for ReLU: it may run in place on the new output of the layer before it
+    fuses_after_owner = False
+
+    def fuse(self, following: Layer) -> Step | None:
+        """A step running this layer and ``following`` (built, in a row) as one, or None.
+
+        The step computes exactly what the two layers compute one after the other -- the
+        same numbers, the same gradients in both layers' ``grads`` -- with less work in
+        between. :class:`~cnnstep.nn.Sequential` asks every pair of neighbours once.
+        """
+        return None
 
     # ----- shared
 
@@ -266,6 +285,10 @@ class Conv2D(Layer):
         self.grads["W"], self.grads["b"] = dW, db
         return dx
 
+    def fuse(self, following):
+        """A following ReLU runs in place on the convolution's new output."""
+        return _ReLUInPlace(self, following) if following.fuses_after_owner else None
+
 
 # --------------------------------------------------------------------------- pooling
 
@@ -349,6 +372,31 @@ class MaxPool2D(_Pool2D):
     def _ties(self) -> str:
         return self.ties
 
+    # a window's maximum after ReLU is ReLU of its maximum (either tie rule: where the maximum
+    # is positive the same cells hold it, elsewhere ReLU's gradient is 0 on all of them)
+    commutes_with_relu = True
+
+    def forward(self, x, training=True):
+        """x (m, n_H_prev, n_W_prev, n_C) -> A (m, n_H, n_W, n_C).
+
+        When training, the layer keeps where each window's maximum lies (the mask of side
+        by side windows, the column pass of others), so the backward needs not find the
+        maxima again; the numbers are ``pool_forward``'s and ``pool_backward``'s.
+        """
+        if not training:
+            return super().forward(x, training)
+        x = self._input(x)
+        A, kept = cnnstep.pool.max_forward_routed(x, self.hparameters)
+        self._keep(kept, training, A.shape)
+        return A
+
+    def backward(self, dout, input_gradient=True):
+        """dout (m, n_H, n_W, n_C) -> dx (m, n_H_prev, n_W_prev, n_C); no parameters."""
+        kept, dout = self._cached(dout)
+        if not input_gradient:
+            return None
+        return cnnstep.pool.max_backward_routed(dout, kept, ties=self.ties)
+
 
 class AvgPool2D(_Pool2D):
     """Average-pooling over f_h x f_w windows, channel by channel.
@@ -364,7 +412,14 @@ class AvgPool2D(_Pool2D):
 
 
 class ReLU(Layer):
-    """``max(x, 0)`` element by element; the gradient passes where ``x > 0``. Any input shape."""
+    """``max(x, 0)`` element by element; the gradient passes where ``x > 0``. Any input shape.
+
+    In a :class:`~cnnstep.nn.Sequential` it moves past a following layer that commutes with
+    it (max-pooling: ReLU then runs on the pooled, smaller output) or, failing that, runs in
+    place on the new output of the layer before it (a convolution).
+    """
+
+    fuses_after_owner = True
 
     def forward(self, x, training=True):
         x = self._input(x)
@@ -376,7 +431,11 @@ class ReLU(Layer):
         mask, dout = self._cached(dout)
         if not input_gradient:
             return None
-        return dout * mask  # a new array: dout is left as it is
+        return _steps.relu_gradient(dout, mask)  # a new array: dout is left as it is
+
+    def fuse(self, following):
+        """ReLU after a following layer that commutes with it, on its (smaller) output."""
+        return _ReLUAfter(self, following) if following.commutes_with_relu else None
 
 
 class Flatten(Layer):
@@ -480,25 +539,3 @@ class Dense(Layer):
         dx, dW, db = _conv_backward(dout.reshape(m, 1, 1, self.units), cache, input_gradient, "Dense.backward")
         self.grads["W"], self.grads["b"] = dW.reshape(n, self.units), db.reshape(1, self.units)
         return None if dx is None else dx.reshape(m, n)
-
-
-# --------------------------------------------------------------------------- configs
-
-LAYERS = {cls.__name__: cls for cls in (Conv2D, MaxPool2D, AvgPool2D, ReLU, Flatten, Dense)}
-
-
-def layer_from_config(config) -> Layer:
-    """A new, unbuilt layer from a dict made by ``Layer.config()``."""
-    func = "layer_from_config"
-    if not isinstance(config, dict):
-        raise TypeError(f"{func}: config must be a dict made by Layer.config(), got {_checks.show(config)}")
-    kind = config.get("type")
-    if kind not in LAYERS:
-        raise ValueError(f"{func}: unknown layer type {kind!r}, expected one of {sorted(LAYERS)}")
-    cls = LAYERS[kind]
-    args = {k: v for k, v in config.items() if k != "type"}
-    try:
-        inspect.signature(cls).bind(**args)
-    except TypeError as exc:
-        raise TypeError(f"{func}: a {kind} cannot be made from the arguments {sorted(args)}: {exc}") from None
-    return cls(**args)

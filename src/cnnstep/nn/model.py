@@ -110,6 +110,10 @@ class Sequential:
     layers, input_shape, classes, dtype, seed
     output_shapes : list of tuple
         One example's output shape after each layer.
+    plan : list of (tuple of int, step)
+        The run: each step a layer, or two neighbouring layers run as one (a ReLU after the
+        max-pooling that follows it, a ReLU in place on a convolution's output), with the
+        layers' indices; :meth:`forward` and :meth:`backward` go through it.
     history : dict or None
         What the last :meth:`fit` returned.
     """
@@ -131,6 +135,7 @@ class Sequential:
                     f"got {self.output_shapes[-1]}: end the model with Flatten() and Dense(k)"
                 )
             self.classes = _class_names(classes, self.output_shapes[-1][0])
+            self.plan = self._plan()
         except Exception:
             for layer in self.layers:  # the layers stay usable in a corrected model
                 layer.unbuild()
@@ -166,6 +171,26 @@ class Sequential:
             shape = layer.output_shape(shape)
             shapes.append(shape)
         return shapes
+
+    def _plan(self) -> list:
+        """The run: ``(layer indices, step)`` pairs, each step a layer or two run as one.
+
+        Every pair of neighbours is asked once (``layer.fuse(next_layer)``), from the last
+        pair back, so that a ReLU joins the max-pooling after it (and runs on the pooled
+        output) before the convolution in front of it could take it (to run in place). The
+        fused steps compute what the layers compute one by one; each layer keeps its own
+        parameters and gradients.
+        """
+        plan, i = [], len(self.layers) - 1
+        while i >= 0:
+            step = self.layers[i - 1].fuse(self.layers[i]) if i > 0 else None
+            if step is None:
+                plan.append(((i,), self.layers[i]))
+                i -= 1
+            else:
+                plan.append(((i - 1, i), step))
+                i -= 2
+        return plan[::-1]
 
     # ----------------------------------------------------------------------- description
 
@@ -249,8 +274,8 @@ class Sequential:
     def forward(self, X, training=True) -> np.ndarray:
         """Logits ``(m, k)`` for images ``X (m, n_H, n_W, n_C)``; ``training`` keeps the caches."""
         x = self._images(X, "Sequential.forward").astype(self.dtype, copy=False)
-        for layer in self.layers:
-            x = layer.forward(x, training=training)
+        for _, step in self.plan:
+            x = step.forward(x, training=training)
         return x
 
     def backward(self, dlogits, input_gradient=True):
@@ -260,12 +285,11 @@ class Sequential:
         the layers before the first one with parameters are not called at all, and that
         layer skips its own input gradient (a large part of a first convolution's work).
         """
-        first = (
-            0 if input_gradient else next((i for i, layer in enumerate(self.layers) if layer.params), len(self.layers))
-        )
+        with_params = [any(self.layers[i].params for i in indices) for indices, _ in self.plan]
+        first = 0 if input_gradient else next((k for k, has in enumerate(with_params) if has), len(self.plan))
         grad = dlogits
-        for i in range(len(self.layers) - 1, first - 1, -1):
-            grad = self.layers[i].backward(grad, input_gradient=input_gradient or i > first)
+        for k in range(len(self.plan) - 1, first - 1, -1):
+            grad = self.plan[k][1].backward(grad, input_gradient=input_gradient or k > first)
         return grad if input_gradient else None
 
     def params_and_grads(self) -> list:
