@@ -206,7 +206,7 @@ def conv_backward(dZ: np.ndarray, A: np.ndarray, W: np.ndarray, g: ConvGeometry,
     """
     band = Band(g)
     T = band.filters(W)
-    dA = np.empty((g.m, g.n_H_prev, g.n_W_prev, g.n_C_prev), dtype=dZ.dtype) if input_gradient else None
+    dx = np.empty((g.m, g.n_H_prev, g.n_W_prev, g.n_C_prev), dtype=dZ.dtype) if input_gradient else None
     parts = _chunks(band, g.m, A.dtype.itemsize)
     mc = parts[0].stop - parts[0].start
 
@@ -224,8 +224,8 @@ def conv_backward(dZ: np.ndarray, A: np.ndarray, W: np.ndarray, g: ConvGeometry,
             grad = frames[: part.stop - part.start]
             grad[...] = 0
             band.scatter(np.matmul(dZb, T.T, out=X), grad)  # rows (b k) , (b k) (i u c) -> rows (i u c)
-            dA[part] = grad[:, g.pad.top : g.pad.top + g.n_H_prev, g.pad.left : g.pad.left + g.n_W_prev, :]
+            dx[part] = grad[:, g.pad.top : g.pad.top + g.n_H_prev, g.pad.left : g.pad.left + g.n_W_prev, :]
         return dT
 
     dT = sum(_run(task, band, parts, A.dtype.itemsize))
-    return dA, band.fold(dT)
+    return dx, band.fold(dT)
