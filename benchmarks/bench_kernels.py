@@ -173,18 +173,9 @@ def _memory_probe(spec: dict) -> dict:
         out = op.call(op.prepare())  # warm-up
         del out
         prepared = op.prepare()
-        gc.collect()
-        trimmed = harness.malloc_trim()
-        if harness.reset_peak_rss():
-            baseline = harness.status_kib("VmRSS")
-            out = op.call(prepared)
-            peak = harness.status_kib("VmHWM")
-            return {
-                "mib": (peak - baseline) / 1024,
-                "baseline_mib": baseline / 1024,
-                "peak_mib": peak / 1024,
-                "method": "VmHWM - VmRSS" + (" after malloc_trim" if trimmed else ""),
-            }
+        measured = harness.peak_rss(lambda: op.call(prepared))
+        if measured is not None:
+            return measured
         if torch is None:
             tracemalloc.start()
             baseline = tracemalloc.get_traced_memory()[0]

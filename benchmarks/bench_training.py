@@ -128,19 +128,8 @@ def _memory_probe(spec: dict) -> dict:
         else:
             epoch = _torch_epoch(torch, _torch_model(torch, model), X, y, spec["batch_size"])
         epoch()  # warm-up: the optimizer's state, the caches, the allocator
-        gc.collect()
-        trimmed = harness.malloc_trim()
-        if not harness.reset_peak_rss():
-            return {"mib": harness.NA, "method": "n/a (no /proc/self/clear_refs)"}
-        baseline = harness.status_kib("VmRSS")
-        epoch()
-        peak = harness.status_kib("VmHWM")
-    return {
-        "mib": (peak - baseline) / 1024,
-        "baseline_mib": baseline / 1024,
-        "peak_mib": peak / 1024,
-        "method": "VmHWM - VmRSS" + (" after malloc_trim" if trimmed else ""),
-    }
+        measured = harness.peak_rss(epoch)
+    return measured if measured is not None else {"mib": harness.NA, "method": "n/a (no /proc/self/clear_refs)"}
 
 
 # --------------------------------------------------------------------------- the run

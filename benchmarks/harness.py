@@ -299,3 +299,22 @@ class Clock:
 
     def backward_window(self, start: float, end: float) -> None:
         """Told when a batch's backward call started and ended (torch's breakdown uses it)."""
+
+
+def peak_rss(call) -> dict | None:
+    """The extra peak resident size of ``call()`` (Linux: VmHWM reset by clear_refs), or None where
+    it cannot be measured. The result of ``call()`` is held until the peak is read: outputs count."""
+    gc.collect()
+    trimmed = malloc_trim()
+    if not reset_peak_rss():
+        return None
+    baseline = status_kib("VmRSS")
+    out = call()
+    peak = status_kib("VmHWM")
+    del out
+    return {
+        "mib": (peak - baseline) / 1024,
+        "baseline_mib": baseline / 1024,
+        "peak_mib": peak / 1024,
+        "method": "VmHWM - VmRSS" + (" after malloc_trim" if trimmed else ""),
+    }
