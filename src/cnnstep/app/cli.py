@@ -26,6 +26,7 @@ from cnnstep._kernels.checks import positive_number
 from cnnstep.app.settings import FOLDER_IMAGE_SIZE, TrainingSettings
 
 EXIT_USER_ERROR = 2
+MODEL_OR_ONNX = "a model.npz written by cnnstep train, or an .onnx written by cnnstep export (run by onnxruntime)"
 EXIT_INTERRUPTED = 130
 
 
@@ -162,7 +163,7 @@ def _add_export(sub) -> None:
         "included; the class names and input shape in its metadata. Needs onnx "
         '(pip install "cnnstep[export]"). cnnstep evaluate and predict take the .onnx file too.',
     )
-    p.add_argument("model", metavar="MODEL", help="a model.npz written by cnnstep train, or an .onnx written by cnnstep export (onnxruntime)")
+    p.add_argument("model", metavar="MODEL", help="a model.npz written by cnnstep train")
     p.add_argument("out", metavar="OUT", help="the .onnx file to write (replaced if it exists)")
     p.set_defaults(run=_cmd_export)
 
@@ -292,7 +293,7 @@ def _add_evaluate(sub) -> None:
         "is evaluated on its test file; digits and image folders on every example "
         "they hold.",
     )
-    p.add_argument("model", metavar="MODEL", help="a model.npz written by cnnstep train, or an .onnx written by cnnstep export (onnxruntime)")
+    p.add_argument("model", metavar="MODEL", help=MODEL_OR_ONNX)
     p.add_argument("--data", required=True, help="'digits', an image folder or the course's .h5 pair")
     p.add_argument("--json", action="store_true", help="print one JSON object instead of the table")
     p.set_defaults(run=_cmd_evaluate)
@@ -304,7 +305,7 @@ def _add_predict(sub) -> None:
         help="the class of image files",
         description="Classify image files with a saved model; each image is resized to the model's input size.",
     )
-    p.add_argument("model", metavar="MODEL", help="a model.npz written by cnnstep train, or an .onnx written by cnnstep export (onnxruntime)")
+    p.add_argument("model", metavar="MODEL", help=MODEL_OR_ONNX)
     p.add_argument("images", metavar="IMAGE", nargs="+", help="image files (.jpg, .png, ...)")
     p.add_argument("--json", action="store_true", help="print one JSON object, with every class's probability")
     p.set_defaults(run=_cmd_predict)
@@ -361,7 +362,7 @@ def _add_explain(sub) -> None:
         "self-contained page (no network). Without MODEL, a model is trained on the built-in digits "
         "(a few seconds) and one of its test digits is shown.",
     )
-    p.add_argument("model", metavar="MODEL", nargs="?", help="a model.npz written by cnnstep train, or an .onnx written by cnnstep export (onnxruntime)")
+    p.add_argument("model", metavar="MODEL", nargs="?", help="a model.npz written by cnnstep train")
     p.add_argument(
         "image",
         metavar="IMAGE",
