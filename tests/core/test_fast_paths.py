@@ -294,6 +294,25 @@ def test_winograd_backward_at_the_default_models_third_convolution(rng):
     check_against_reference(rng, a_shape, w_shape, hp, dtype=np.float32, tol=tol)
 
 
+def test_winograd_backward_chunks_are_larger_than_the_forwards(rng, monkeypatch, small_winograd):
+    """The backward's chunks hold BACKWARD_CHUNK_SCALE / 2 times the forward's budget: here 3
+    examples where the forward takes 2, with a last chunk of 1; both agree with the loops."""
+    a_shape, w_shape, hp = WINOGRAD_CASES[1]
+    per_example = 16 * 4 * 3 * (8 + 9) * 8  # tiles of a 7x5 output, float64
+    monkeypatch.setattr(_config, "CACHE_CHUNK_BYTES", 2 * per_example)
+    assert _winograd.BACKWARD_CHUNK_SCALE == 3
+    seen = []
+    run = _winograd._run
+
+    def spy(task, parts, *args):
+        seen.append([part.stop - part.start for part in parts])
+        return run(task, parts, *args)
+
+    monkeypatch.setattr(_winograd, "_run", spy)
+    check_against_reference(rng, (7,) + a_shape[1:], w_shape, hp)
+    assert seen == [[2, 2, 2, 1], [3, 3, 1]]
+
+
 POOL_CASES = [
     ((5, 8, 8, 3), {"f": 2, "stride": 2}),  # tiled: widened rows
     ((5, 9, 7, 3), {"f": 2, "stride": 2}),  # tiled, with uncovered rows and columns
