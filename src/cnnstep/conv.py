@@ -111,13 +111,7 @@ def _backward(dZ, A, W, g, input_gradient=True):
         if not _winograd.applicable(g):
             dx, dW = _band.conv_backward(dZ, A, W, g, input_gradient)
         else:
-            dW = _winograd.weight_gradient(dZ, A, g.pad)
-            if not input_gradient:
-                dx = None
-            elif _winograd.input_gradient_padding(g.pad) is not None:
-                dx = _winograd.input_gradient(dZ, W, g.pad, g.n_H_prev, g.n_W_prev)
-            else:
-                dx = _im2col.input_gradient(dZ, W, g)
+            dx, dW = _winograd.backward(dZ, A, W, g.pad, input_gradient)
     if _finite(dW) and (dx is None or _finite(dx)):
         return dx, dW
     return _im2col.conv_backward(dZ, A, W, g, input_gradient)

@@ -45,7 +45,7 @@ WINOGRAD_CASES = [
     ((1, 7, 8, 9), (3, 3, 9, 8), {"stride": 1, "pad": 0}),  # pad 0
     ((2, 5, 6, 8), (3, 3, 8, 8), {"stride": 1, "pad": "same"}),
     ((1, 6, 7, 8), (3, 3, 8, 10), {"stride": 1, "pad": ((2, 0), (1, 2))}),  # asymmetric
-    ((1, 4, 5, 8), (3, 3, 8, 8), {"stride": 1, "pad": 3}),  # pad > 2: input gradient falls back
+    ((1, 4, 5, 8), (3, 3, 8, 8), {"stride": 1, "pad": 3}),  # pad > 2
     ((3, 3, 3, 8), (3, 3, 8, 8), {"stride": 1, "pad": (0, 2)}),  # a single output row
 ]
 
@@ -271,6 +271,46 @@ def test_winograd_float32_error_is_bounded(rng, small_winograd):
     n_terms = 4 * 12 * 12
     tol = rounding_bound(np.float32, n_terms)
     check_against_reference(rng, (4, 12, 12, 16), (3, 3, 16, 16), {"stride": 1, "pad": 1}, dtype=np.float32, tol=tol)
+
+
+@pytest.mark.parametrize("m, th, tw, C", [(1, 1, 1, 1), (2, 3, 4, 5), (3, 5, 2, 2)])
+def test_winograd_input_transform_adjoint_is_its_transpose(rng, m, th, tw, C):
+    """<input_transform(S), dV> == <S, adjoint(dV)> for any frame S (padding cells included) and dV:
+    the input gradient is the exact transpose of the forward transform, overlapping tiles added."""
+    S = rng.normal(size=(m, 2 * th + 2, 2, tw + 1, C))
+    dV = rng.normal(size=(4, 4, m, th, tw, C))
+    V = _winograd.input_transform(S, np.empty((4, m, th, 2, tw + 1, C)), np.empty((4, 4, m, th, tw, C)))
+    dS = _winograd.input_transform_adjoint(dV, np.empty((4, m, th, 2, tw + 1, C)), np.full(S.shape, np.nan))
+    forward, backward = float(np.sum(V * dV)), float(np.sum(S * dS))
+    assert abs(forward - backward) <= rounding_bound(np.float64, 16 * V.size) * np.sum(np.abs(V * dV))
+
+
+def test_winograd_backward_at_the_default_models_third_convolution(rng):
+    """16 -> 32 channels, 3x3 'same' on 30x30 (the path the default model's third layer takes), float32
+    within the rounding bound of dW's sum over the batch's positions; the input gradient is not skipped."""
+    a_shape, w_shape, hp = (2, 30, 30, 16), (3, 3, 16, 32), {"stride": 1, "pad": "same"}
+    assert _winograd.applicable(geometry(np.zeros(a_shape), np.zeros(w_shape), hp))
+    tol = rounding_bound(np.float32, 2 * 30 * 30)
+    check_against_reference(rng, a_shape, w_shape, hp, dtype=np.float32, tol=tol)
+
+
+def test_winograd_backward_chunks_are_larger_than_the_forwards(rng, monkeypatch, small_winograd):
+    """The backward's chunks hold BACKWARD_CHUNK_SCALE / 2 times the forward's budget: here 3
+    examples where the forward takes 2, with a last chunk of 1; both agree with the loops."""
+    a_shape, w_shape, hp = WINOGRAD_CASES[1]
+    per_example = 16 * 4 * 3 * (8 + 9) * 8  # tiles of a 7x5 output, float64
+    monkeypatch.setattr(_config, "CACHE_CHUNK_BYTES", 2 * per_example)
+    assert _winograd.BACKWARD_CHUNK_SCALE == 3
+    seen = []
+    run = _winograd._run
+
+    def spy(task, parts, *args):
+        seen.append([part.stop - part.start for part in parts])
+        return run(task, parts, *args)
+
+    monkeypatch.setattr(_winograd, "_run", spy)
+    check_against_reference(rng, (7,) + a_shape[1:], w_shape, hp)
+    assert seen == [[2, 2, 2, 1], [3, 3, 1]]
 
 
 POOL_CASES = [

@@ -159,19 +159,3 @@ class _InputGradient:
         grad[...] = 0
         _col2im(dcols, g, grad)
         self.dx[part] = grad[:, p.top : p.top + g.n_H_prev, p.left : p.left + g.n_W_prev, :]
-
-
-def input_gradient(dZ: np.ndarray, W: np.ndarray, g: ConvGeometry) -> np.ndarray:
-    """dA_prev alone (no windows of A needed)."""
-    W2 = W.reshape(-1, g.n_C)
-    parts = _parts(g, dZ.dtype.itemsize)
-    dx = _input_gradient_array(g, dZ.dtype)
-
-    def task(group):
-        back = _InputGradient(g, parts, dx)
-        for part in group:
-            dZ2 = np.ascontiguousarray(dZ[part]).reshape(-1, g.n_C)
-            back.add(part, dZ2 @ W2.T)
-
-    _run(task, parts, g, dZ.dtype.itemsize)
-    return dx
