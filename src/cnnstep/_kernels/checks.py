@@ -412,9 +412,14 @@ def positive_int(value, func: str, name: str) -> int:
     return int(value)
 
 
+def _who(func: str, name: str) -> str:
+    """``func: name``, or the name alone where ``func`` is empty (a command-line flag says it all)."""
+    return f"{func}: {name}" if func else name
+
+
 def positive_number(value, func: str, name: str, unit: str = "") -> float:
-    """A real, finite number > 0 (not a bool), as a Python float; ``func`` may be empty (a flag's name says it all)."""
-    who = f"{func}: {name}" if func else name
+    """A real, finite number > 0 (not a bool), as a Python float."""
+    who = _who(func, name)
     expected = f"a positive number{unit}"
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)):
         raise TypeError(f"{who} must be {expected}, got {show(value)}")
@@ -425,11 +430,12 @@ def positive_number(value, func: str, name: str, unit: str = "") -> float:
 
 def fraction(value, func: str, name: str) -> float:
     """A number strictly between 0 and 1 (a share of the data)."""
+    who = _who(func, name)
     expected = "a number strictly between 0 and 1, e.g. 0.2"
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)):
-        raise TypeError(f"{func}: {name} must be {expected}, got {show(value)}")
+        raise TypeError(f"{who} must be {expected}, got {show(value)}")
     if not 0 < value < 1:
-        raise ValueError(f"{func}: {name} must be {expected}, got {value!r}")
+        raise ValueError(f"{who} must be {expected}, got {value!r}")
     return float(value)
 
 

@@ -9,14 +9,11 @@ from __future__ import annotations
 
 import json
 
-from cnnstep._optional import install_hint
 from cnnstep._optional import require as optional
 from cnnstep.nn.args import jsonable
 from cnnstep.nn.io import atomic_write
 
-__all__ = ["INSTALL", "optional", "write_json", "one_line"]
-
-INSTALL = install_hint("PIL")  # the training tool's extras
+__all__ = ["optional", "write_json", "one_line"]
 
 
 def one_line(exc: BaseException) -> str:

@@ -149,10 +149,6 @@ def is_image_folder(data) -> bool:
 # --------------------------------------------------------------------------- splits and mini-batches
 
 
-def _fraction(test_fraction, func: str) -> float:
-    return _checks.fraction(test_fraction, func, "test_fraction")
-
-
 _seed = _checks.seed
 
 
@@ -200,7 +196,7 @@ def train_test_split(dataset: Dataset, test_fraction: float = 0.2, seed: int = 0
     func = "train_test_split"
     if not isinstance(dataset, Dataset):
         raise TypeError(f"{func}: dataset must be a cnnstep.app.data.Dataset, got {_checks.show(dataset)}")
-    fraction = _fraction(test_fraction, func)
+    fraction = _checks.fraction(test_fraction, func, "test_fraction")
     seed = _seed(seed, func)
     n_test = _test_counts(dataset, fraction, func)
     rng = np.random.default_rng(seed)

@@ -13,8 +13,6 @@ import os
 from dataclasses import InitVar, dataclass, fields
 from pathlib import Path
 
-import numpy as np
-
 from cnnstep._kernels import checks as _checks
 
 __all__ = ["TrainingSettings", "RULES", "FOLDER_IMAGE_SIZE", "SCHEDULES", "AUGMENTATIONS"]
@@ -30,14 +28,6 @@ def _integer(value, at_least: int, where: str, name: str) -> int:
     if value < at_least:
         raise ValueError(f"{where}{name} must be an integer >= {at_least}, got {value!r}")
     return int(value)
-
-
-def _number(value, where: str, name: str, expected: str, accept) -> float:
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)):
-        raise TypeError(f"{where}{name} must be {expected}, got {_checks.show(value)}")
-    if not accept(value):
-        raise ValueError(f"{where}{name} must be {expected}, got {value!r}")
-    return float(value)
 
 
 def _choice(value, options, where: str, name: str) -> str:
@@ -65,22 +55,19 @@ def _architecture(value, where: str, name: str) -> str:
     return _choice(value, sorted(ARCHITECTURES), where, name)
 
 
-# One rule per field: (check, what the command line's help says of it).
+# One rule per field: check(value, prefix, name) -> the value, normalised.
 RULES = {
-    "data": (_data, "'digits', an image folder or the course's .h5 pair"),
-    "model": (_architecture, "an architecture name"),
-    "image_size": (lambda v, w, n: None if v is None else _integer(v, 1, w, n), "an integer >= 1"),
-    "epochs": (lambda v, w, n: _integer(v, 1, w, n), "an integer >= 1"),
-    "batch_size": (lambda v, w, n: _integer(v, 1, w, n), "an integer >= 1"),
-    "lr": (lambda v, w, n: _checks.positive_number(v, "", f"{w}{n}"), "> 0"),
-    "schedule": (lambda v, w, n: _choice(v, SCHEDULES, w, n), "cosine or constant"),
-    "augment": (lambda v, w, n: _choice(v, AUGMENTATIONS, w, n), "shift or none"),
-    "seed": (lambda v, w, n: _integer(v, 0, w, n), "an integer >= 0"),
-    "test_fraction": (
-        lambda v, w, n: _number(v, w, n, "a number strictly between 0 and 1", lambda x: 0 < x < 1),
-        "strictly between 0 and 1",
-    ),
-    "out": (_folder, "a folder"),
+    "data": _data,
+    "model": _architecture,
+    "image_size": lambda v, w, n: None if v is None else _integer(v, 1, w, n),
+    "epochs": lambda v, w, n: _integer(v, 1, w, n),
+    "batch_size": lambda v, w, n: _integer(v, 1, w, n),
+    "lr": lambda v, w, n: _checks.positive_number(v, "", f"{w}{n}"),
+    "schedule": lambda v, w, n: _choice(v, SCHEDULES, w, n),
+    "augment": lambda v, w, n: _choice(v, AUGMENTATIONS, w, n),
+    "seed": lambda v, w, n: _integer(v, 0, w, n),
+    "test_fraction": lambda v, w, n: _checks.fraction(v, "", f"{w}{n}"),
+    "out": _folder,
 }
 
 
@@ -126,7 +113,7 @@ class TrainingSettings:
     where: InitVar[str] = "TrainingSettings"
 
     def __post_init__(self, where: str) -> None:
-        for name, (check, _) in RULES.items():
+        for name, check in RULES.items():
             if where == "--":
                 prefix, shown = "--", name.replace("_", "-")
             else:

@@ -31,8 +31,9 @@ import time
 from collections.abc import Callable
 
 from cnnstep._kernels import checks as _checks
-from cnnstep.app.common import jsonable, write_json
+from cnnstep.app.common import write_json
 from cnnstep.app.settings import SCHEDULES, TrainingSettings
+from cnnstep.nn.args import jsonable
 
 __all__ = ["FILES", "Trainer", "train"]
 
