@@ -56,13 +56,19 @@ def pool_forward(A_prev, hparameters, mode="max"):
     cache : tuple
         ``(A_prev, hparameters)``, the very objects passed in.
     """
-    x, g = _checks.pool_call(A_prev, hparameters, mode, "pool_forward")
-    out_dtype = _checks.result_dtype(x)
-    x = np.ascontiguousarray(x, dtype=_checks.work_dtype(out_dtype))
-    y = np.empty((g.m, g.n_H, g.n_W, g.n_C), dtype=x.dtype)  # each chunk's task fills its slice
+    x, g, out_dtype, y = _forward_arrays(A_prev, hparameters, mode, "pool_forward")
     kernel = _kernel(g, mode, backward=False)
     _parallel.run(lambda part: kernel(x[part], g, y[part]), pooling.parts(g, x.dtype.itemsize), x.size)
     return y.astype(out_dtype, copy=False), (A_prev, hparameters)
+
+
+def _forward_arrays(A_prev, hparameters, mode, func):
+    """A validated forward call: x (contiguous, working dtype), g, the dtype to return, and y to fill."""
+    x, g = _checks.pool_call(A_prev, hparameters, mode, func)
+    out_dtype = _checks.result_dtype(x)
+    x = np.ascontiguousarray(x, dtype=_checks.work_dtype(out_dtype))
+    y = np.empty((g.m, g.n_H, g.n_W, g.n_C), dtype=x.dtype)  # each chunk's task fills its slice
+    return x, g, out_dtype, y
 
 
 def pool_backward(dA, cache, mode="max", ties="all"):
@@ -115,10 +121,7 @@ def max_forward_routed(A_prev, hparameters, func="MaxPool2D.forward"):
     gradient back to the maxima without finding them again from ``A_prev`` (the public
     ``pool_backward`` keeps the exercise's cache and does find them again).
     """
-    x, g = _checks.pool_call(A_prev, hparameters, "max", func)
-    out_dtype = _checks.result_dtype(x)
-    x = np.ascontiguousarray(x, dtype=_checks.work_dtype(out_dtype))
-    y = np.empty((g.m, g.n_H, g.n_W, g.n_C), dtype=x.dtype)
+    x, g, out_dtype, y = _forward_arrays(A_prev, hparameters, "max", func)
     routing = pooling.routing_buffers(x.shape, g, x.dtype)
     _parallel.run(
         lambda part: pooling.max_forward_routed(x[part], g, y[part], routing[part]),
