@@ -295,11 +295,12 @@ def test_winograd_backward_at_the_default_models_third_convolution(rng):
 
 
 def test_winograd_backward_chunks_are_larger_than_the_forwards(rng, monkeypatch, small_winograd):
-    """The backward's chunks hold BACKWARD_CHUNK_SCALE / 2 times the forward's budget: here 3
-    examples where the forward takes 2, with a last chunk of 1; both agree with the loops."""
+    """The backward's chunks hold BACKWARD_CHUNK_SCALE / 2 times the forward's budget: 7 examples
+    in chunks of up to 3 where the forward takes up to 2 (spread evenly); both agree with the loops."""
     a_shape, w_shape, hp = WINOGRAD_CASES[1]
     per_example = 16 * 4 * 3 * (8 + 9) * 8  # tiles of a 7x5 output, float64
     monkeypatch.setattr(_config, "CACHE_CHUNK_BYTES", 2 * per_example)
+    monkeypatch.setattr(_config, "BALANCE", 1)  # the budgets alone (balancing: tested below)
     assert _winograd.BACKWARD_CHUNK_SCALE == 3
     seen = []
     run = _winograd._run
@@ -310,7 +311,63 @@ def test_winograd_backward_chunks_are_larger_than_the_forwards(rng, monkeypatch,
 
     monkeypatch.setattr(_winograd, "_run", spy)
     check_against_reference(rng, (7,) + a_shape[1:], w_shape, hp)
-    assert seen == [[2, 2, 2, 1], [3, 3, 1]]
+    assert seen == [[1, 2, 2, 2], [2, 2, 3]]
+
+
+@pytest.mark.parametrize(
+    "m, step, balance",
+    [(32, 7, 2), (32, 3, 2), (7, 2, 2), (7, 3, 2), (19, 7, 3), (3, 1, 2), (5, 5, 2), (1, 1, 4), (0, 3, 2), (32, 7, 1)],
+)
+def test_chunks_are_balanced_for_contiguous_groups(monkeypatch, m, step, balance):
+    """Chunks cover range(m) in order, hold at most `step` examples and differ by at most one;
+    their count is a multiple of BALANCE (or one chunk, or one example each), and contiguous groups
+    of equal count hold equal work within one example."""
+    from cnnstep._kernels import parallel as _parallel
+
+    monkeypatch.setattr(_config, "BALANCE", balance)
+    parts = _config.chunks(m, 10, 10 * step)
+    sizes = [part.stop - part.start for part in parts]
+    assert parts[0].start == 0 and parts[-1].stop == m
+    assert all(a.stop == b.start for a, b in zip(parts, parts[1:], strict=False))
+    assert max(sizes) <= step and max(sizes) - min(sizes) <= 1
+    assert _config.largest(parts) == max(sizes)
+    if m > step:
+        assert len(parts) % balance == 0 or len(parts) == m
+        assert len(parts) < -(-m // step) + balance
+    else:
+        assert len(parts) == 1
+    if len(parts) % balance == 0:
+        totals = [sum(p.stop - p.start for p in group) for group in _parallel._groups(parts, balance)]
+        assert max(totals) - min(totals) <= 1
+    if balance == 1:  # no rounding: as few chunks as the step allows
+        assert len(parts) == max(1, -(-m // step))
+
+
+@pytest.mark.parametrize("kernel, a_shape, w_shape, hp", CONV_KERNEL_CASES)
+def test_conv_chunks_of_unequal_sizes_agree(rng, monkeypatch, small_winograd, kernel, a_shape, w_shape, hp):
+    """5 examples in 4 chunks (1, 1, 1, 2: the largest last, where the scratch buffers must still
+    hold it), on two threads: the loops' numbers."""
+    from cnnstep._kernels import parallel as _parallel
+
+    g = geometry(np.zeros(a_shape), np.zeros(w_shape), hp)
+    assert g.m == 5
+    real = _config.chunks
+    seen = []
+
+    def four(m, bytes_per_example, budget=None):
+        parts = real(m, 1, -(-m // 4)) if m == 5 else real(m, bytes_per_example, budget)
+        seen.append([p.stop - p.start for p in parts])
+        return parts
+
+    monkeypatch.setattr(_config, "BALANCE", 4)
+    monkeypatch.setattr(_config, "chunks", four)
+    monkeypatch.setattr(_parallel, "MIN_PARALLEL_SIZE", 0)
+    previous = _parallel.set_num_threads(2)
+    try:
+        check_against_reference(rng, a_shape, w_shape, hp)
+    finally:
+        _parallel.set_num_threads(previous)
+    assert [1, 1, 1, 2] in seen
 
 
 POOL_CASES = [

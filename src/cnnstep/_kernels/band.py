@@ -167,7 +167,7 @@ def conv_forward(A: np.ndarray, W: np.ndarray, b: np.ndarray, g: ConvGeometry) -
     Z = np.empty((g.m, g.n_H, g.n_W, g.n_C), dtype=A.dtype)
     exact = band.nb * band.B == g.n_W
     parts = _chunks(band, g.m, A.dtype.itemsize)
-    mc = parts[0].stop - parts[0].start
+    mc = _config.largest(parts)
 
     def task(group):
         scratch = _Scratch(band, mc, A.dtype)
@@ -208,7 +208,7 @@ def conv_backward(dZ: np.ndarray, A: np.ndarray, W: np.ndarray, g: ConvGeometry,
     T = band.filters(W)
     dx = np.empty((g.m, g.n_H_prev, g.n_W_prev, g.n_C_prev), dtype=dZ.dtype) if input_gradient else None
     parts = _chunks(band, g.m, A.dtype.itemsize)
-    mc = parts[0].stop - parts[0].start
+    mc = _config.largest(parts)
 
     def task(group):
         dT = np.zeros(T.shape, dtype=dZ.dtype)

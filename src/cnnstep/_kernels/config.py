@@ -67,13 +67,41 @@ def chunk_budget(cap: int) -> int:
     return min(cap, _workspace_bytes)
 
 
+def available_cpus() -> int:
+    """The processors this process may run on."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on Linux
+        return max(1, os.cpu_count() or 1)
+
+
+# The threads take the chunks in contiguous groups of equal count (see
+# :func:`cnnstep._kernels.parallel.run_groups`), so a call takes as long as its largest group:
+# 32 examples in chunks of 7 on two threads is 21 examples against 11. The count of chunks is
+# therefore rounded up to a multiple of the processors this process may run on, and the
+# examples spread evenly over them (6 chunks of 5 or 6, 16 examples a thread). It depends on
+# the machine, not on the thread count set, so neither do the outputs' bits.
+BALANCE = available_cpus()
+
+
 def chunks(m: int, bytes_per_example: int, budget: int | None = None):
     """Slices of at most ``budget // bytes_per_example`` examples covering ``range(m)``.
 
-    ``budget`` defaults to the workspace limit; at least one example per chunk.
+    ``budget`` defaults to the workspace limit; at least one example per chunk. The count of
+    chunks is a multiple of ``BALANCE`` where there are enough examples, their sizes differing
+    by at most one and the larger ones spread out, so contiguous groups of them hold equal work.
     """
     budget = _workspace_bytes if budget is None else budget
     step = max(1, budget // max(1, bytes_per_example))
     if m == 0:
         return [slice(0, 0)]
-    return [slice(start, min(start + step, m)) for start in range(0, m, step)]
+    count = -(-m // step)
+    if count > 1:
+        count = min(m, -(-count // BALANCE) * BALANCE)
+    bounds = [k * m // count for k in range(count + 1)]
+    return [slice(start, stop) for start, stop in zip(bounds[:-1], bounds[1:], strict=True)]
+
+
+def largest(parts) -> int:
+    """The most examples any of the slices from :func:`chunks` holds: what scratch buffers are sized for."""
+    return max(part.stop - part.start for part in parts)

@@ -69,7 +69,7 @@ def conv_forward(A: np.ndarray, W: np.ndarray, b: np.ndarray, g: ConvGeometry) -
     parts = _parts(g, A.dtype.itemsize)
 
     def task(group):
-        scratch = _Windows(g, parts[0].stop - parts[0].start, A.dtype)
+        scratch = _Windows(g, _config.largest(parts), A.dtype)
         for part in group:
             rows = (part.stop - part.start) * g.n_H * g.n_W
             cols = scratch.cols(A[part])
@@ -118,7 +118,7 @@ def conv_backward(dZ: np.ndarray, A: np.ndarray, W: np.ndarray, g: ConvGeometry,
 
     def task(group):
         dWt = np.zeros((g.n_C, K), dtype=dZ.dtype)
-        scratch = _Windows(g, parts[0].stop - parts[0].start, A.dtype)
+        scratch = _Windows(g, _config.largest(parts), A.dtype)
         back = _InputGradient(g, parts, dx) if input_gradient else None
         for part in group:
             rows = (part.stop - part.start) * g.n_H * g.n_W
@@ -151,7 +151,7 @@ class _InputGradient:
         self.dx = dx
         p = g.pad
         shape = (g.n_H_prev + p.top + p.bottom, g.n_W_prev + p.left + p.right, g.n_C_prev)
-        self.frame = np.empty((parts[0].stop - parts[0].start,) + shape, dtype=dx.dtype)
+        self.frame = np.empty((_config.largest(parts),) + shape, dtype=dx.dtype)
 
     def add(self, part: slice, dcols: np.ndarray) -> None:
         g, p = self.g, self.g.pad

@@ -27,17 +27,10 @@ from cnnstep._kernels import blas as _blas
 from cnnstep._kernels import config as _config
 
 
-def _available_cpus() -> int:
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # not on Linux
-        return max(1, os.cpu_count() or 1)
-
-
 def _from_environment() -> int:
     text = os.environ.get("CNNSTEP_NUM_THREADS", "").strip()
     if not text:
-        return _available_cpus()
+        return _config.available_cpus()
     try:
         n = int(text)
     except ValueError:
@@ -156,7 +149,7 @@ def run_chunks(task, parts, bytes_per_example: int, size: int) -> list:
     """:func:`run_groups` for a convolution's chunks of examples (slices), whose parts run
     matrix products: each group's scratch is its largest chunk's examples times
     ``bytes_per_example``."""
-    scratch = (parts[0].stop - parts[0].start) * bytes_per_example
+    scratch = _config.largest(parts) * bytes_per_example
     return run_groups(task, parts, size, blas=True, scratch=scratch)
 
 

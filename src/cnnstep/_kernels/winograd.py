@@ -229,7 +229,7 @@ def conv(A: np.ndarray, W: np.ndarray, pad: Padding, n_H: int, n_W: int, b: np.n
     U = filter_transform(W).reshape(16, C, K)
     Z = np.empty((m, n_H, n_W, K), dtype=A.dtype)
     parts = _chunk_examples(m, th, tw, C, K, A.dtype.itemsize)
-    mc = parts[0].stop - parts[0].start
+    mc = _config.largest(parts)
     even = n_H == 2 * th and n_W == 2 * tw
 
     def task(group):
@@ -318,7 +318,7 @@ def backward(dZ: np.ndarray, A: np.ndarray, W: np.ndarray, pad: Padding, input_g
     th, tw = _tiles(n_H), _tiles(n_W)
     budget = _config.chunk_budget(_config.CACHE_CHUNK_BYTES * BACKWARD_CHUNK_SCALE // 2)
     parts = _config.chunks(m, _per_example(th, tw, C, K, A.dtype.itemsize), budget)
-    mc = parts[0].stop - parts[0].start
+    mc = _config.largest(parts)
     Ut = np.ascontiguousarray(filter_transform(W).reshape(16, C, K).transpose(0, 2, 1)) if input_gradient else None
     dx = np.empty((m, n_H_prev, n_W_prev, C), dtype=dZ.dtype) if input_gradient else None
 
