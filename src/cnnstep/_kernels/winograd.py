@@ -163,7 +163,9 @@ def gradient_transform(dZ: np.ndarray, blocks: np.ndarray, rows: np.ndarray, out
     """dM = A dY A^T for every 2x2 output block of dZ: out (4, 4, m, th, tw, K).
 
     ``blocks`` (m, th, 2, tw, 2, K) is dZ laid out by block (zeros past an odd edge);
-    ``rows`` is scratch (4, m, th, tw, 2, K).
+    ``rows`` is scratch (4, m, th, 2, tw, K): the row pass writes each block column's values
+    side by side (columns 0 of every block, then columns 1), so the column pass, which writes
+    the most, reads and writes long contiguous runs.
     """
     m, n_H, n_W, _ = dZ.shape
     th, tw = blocks.shape[1], blocks.shape[3]
@@ -171,18 +173,20 @@ def gradient_transform(dZ: np.ndarray, blocks: np.ndarray, rows: np.ndarray, out
         blocks = dZ.reshape(blocks.shape)
     else:
         blocks.reshape(m, 2 * th, 2 * tw, -1)[:, :n_H, :n_W, :] = dZ
-    y0, y1 = blocks[:, :, 0], blocks[:, :, 1]
-    # rows: e = A y
-    rows[0] = y0
-    np.add(y0, y1, out=rows[1])
-    np.subtract(y0, y1, out=rows[2])
-    np.negative(y1, out=rows[3])
+    # rows: e = A y, with the block's column index moved before the tile column
+    y0, y1 = (blocks[:, :, a].transpose(0, 1, 3, 2, 4) for a in range(2))
+    e0, e3 = rows[0], rows[3]
+    np.copyto(e0, y0)
+    np.copyto(e3, y1)
+    np.add(e0, e3, out=rows[1])
+    np.subtract(e0, e3, out=rows[2])
+    np.negative(e3, out=e3)
     # columns: dM = e A^T
-    e0, e1 = rows[:, :, :, :, 0], rows[:, :, :, :, 1]
-    out[:, 0] = e0
-    np.add(e0, e1, out=out[:, 1])
-    np.subtract(e0, e1, out=out[:, 2])
-    np.negative(e1, out=out[:, 3])
+    c0, c1 = rows[:, :, :, 0], rows[:, :, :, 1]
+    out[:, 0] = c0
+    np.add(c0, c1, out=out[:, 1])
+    np.subtract(c0, c1, out=out[:, 2])
+    np.negative(c1, out=out[:, 3])
     return out
 
 
@@ -325,7 +329,7 @@ def backward(dZ: np.ndarray, A: np.ndarray, W: np.ndarray, pad: Padding, input_g
     def task(group):
         scratch = _Scratch(mc, th, tw, C, K, A.dtype)
         blocks = np.zeros((mc, th, 2, tw, 2, K), dtype=dZ.dtype)
-        grad_rows = np.empty((4, mc, th, tw, 2, K), dtype=dZ.dtype)
+        grad_rows = np.empty((4, mc, th, 2, tw, K), dtype=dZ.dtype)
         dM = np.empty((4, 4, mc, th, tw, K), dtype=dZ.dtype)
         dU = np.zeros((16, C, K), dtype=dZ.dtype)
         product = np.empty((16, C, K), dtype=dZ.dtype)
