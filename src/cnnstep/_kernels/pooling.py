@@ -129,7 +129,7 @@ def _halving(op, x: np.ndarray, k: int, out: np.ndarray) -> np.ndarray:
     return out
 
 
-def _reduce_windows(x_pad: np.ndarray, g: PoolGeometry, op, out: np.ndarray, rows=None, wide=None):
+def _reduce_windows(x_pad: np.ndarray, g: PoolGeometry, op, out: np.ndarray, rows=None, wide=None, flat=False):
     """op over every f_h x f_w window of the padded chunk, separably: rows first, then columns.
 
     ``rows`` (m, n_H, W_pad, C) receives the first pass: ``op`` over each window's rows,
@@ -137,17 +137,19 @@ def _reduce_windows(x_pad: np.ndarray, g: PoolGeometry, op, out: np.ndarray, row
     contiguous, and the column pass then runs on an array already reduced by the window's
     height. Returns ``out``.
 
-    ``wide`` (the max backward's): windows one column apart then take their column pass on
-    flat runs (:func:`_column_runs`) into ``wide``, which keeps every window's result at its
-    first column, and ``out`` is copied from it. (Only for ``np.maximum``: an ``op`` that may
-    overflow would warn about the positions that are never used.)
+    ``flat`` (only for ``np.maximum``: an ``op`` that may overflow would warn about positions
+    that are never used): windows one column apart take their column pass on flat runs
+    (:func:`_column_runs`) into ``wide`` (given by the max backward, or scratch), which keeps
+    every window's result at its first column, and ``out`` is copied from it.
     """
     span_h, span_w = _span(g.n_H, g.s_h), _span(g.n_W, g.s_w)
     if rows is None:
         rows = np.empty((x_pad.shape[0], g.n_H, x_pad.shape[2], g.n_C), dtype=x_pad.dtype)
     _combine(op, [x_pad[:, i : i + span_h : g.s_h] for i in range(g.f_h)], rows)
-    if wide is None:
+    if not (flat and _flat_columns(g, rows)):
         return _combine(op, [rows[:, :, j : j + span_w : g.s_w] for j in range(g.f_w)], out)
+    if wide is None:
+        wide = np.empty_like(rows)
     runs = _column_runs(rows, g)
     _combine(op, runs, wide.reshape(-1)[: runs[0].size])
     np.copyto(out, wide[:, :, : g.n_W])
@@ -195,7 +197,7 @@ def max_forward(x: np.ndarray, g: PoolGeometry, out: np.ndarray, rows=None, wide
     # -inf padding is never chosen over a real cell; NaN propagates as np.max's does
     if tiled(g) and rows is None:
         return _reduce_tiled(x, g, np.maximum, out)
-    return _reduce_windows(_padded(x, g, -np.inf), g, np.maximum, out, rows, wide)
+    return _reduce_windows(_padded(x, g, -np.inf), g, np.maximum, out, rows, wide, flat=True)
 
 
 def average_forward(x: np.ndarray, g: PoolGeometry, out: np.ndarray) -> np.ndarray:
