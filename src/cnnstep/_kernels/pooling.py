@@ -11,7 +11,9 @@ Two shapes of work:
 * tiled windows (no padding, stride == window, every cell in at most one window): the
   input is viewed as whole rows ``m h i (w j c)``, reduced over ``i`` in one call and then
   over ``j`` by halving;
-* any other windows: separable passes over strided slices, rows first, then columns.
+* any other windows: separable passes over strided slices, rows first, then columns;
+  windows one column apart take the column pass of the max forward and of both backwards
+  on flat runs, one per column offset (:func:`_column_runs`).
 
 The max backward finds each window's maximum again (the cache is ``(A_prev, hparameters)``)
 and routes ``dy`` to every cell equal to it; ``ties="first"`` and NaN maxima take the
