@@ -23,8 +23,9 @@ def _kernel(g, mode: str, backward: bool):
 
     Windows side by side (no padding, stride == window) view the input as whole rows and
     reduce each window row in one call; any other windows (overlapping, padded, with gaps)
-    take separable passes over strided slices, rows first. The max backward finds the
-    maxima again and routes each gradient to every cell equal to its window's maximum.
+    take separable passes over strided slices, rows first (columns one apart: flat runs).
+    The max backward finds the maxima again and routes each gradient to every cell equal
+    to its window's maximum.
     ``pooling.tiled(g)`` draws that line inside each kernel.
     """
     if backward:

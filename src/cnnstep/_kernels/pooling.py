@@ -11,7 +11,9 @@ Two shapes of work:
 * tiled windows (no padding, stride == window, every cell in at most one window): the
   input is viewed as whole rows ``m h i (w j c)``, reduced over ``i`` in one call and then
   over ``j`` by halving;
-* any other windows: separable passes over strided slices, rows first, then columns.
+* any other windows: separable passes over strided slices, rows first, then columns;
+  windows one column apart take the column pass of the max forward and of both backwards
+  on flat runs, one per column offset (:func:`_column_runs`).
 
 The max backward finds each window's maximum again (the cache is ``(A_prev, hparameters)``)
 and routes ``dy`` to every cell equal to it; ``ties="first"`` and NaN maxima take the
@@ -129,19 +131,59 @@ def _halving(op, x: np.ndarray, k: int, out: np.ndarray) -> np.ndarray:
     return out
 
 
-def _reduce_windows(x_pad: np.ndarray, g: PoolGeometry, op, out: np.ndarray, rows: np.ndarray | None = None):
+def _reduce_windows(x_pad: np.ndarray, g: PoolGeometry, op, out: np.ndarray, rows=None, wide=None, flat=False):
     """op over every f_h x f_w window of the padded chunk, separably: rows first, then columns.
 
     ``rows`` (m, n_H, W_pad, C) receives the first pass: ``op`` over each window's rows,
     column by column. Rows first: those slices keep whole rows (width x channels)
     contiguous, and the column pass then runs on an array already reduced by the window's
     height. Returns ``out``.
+
+    ``flat`` (only for ``np.maximum``: an ``op`` that may overflow would warn about positions
+    that are never used): windows one column apart take their column pass on flat runs
+    (:func:`_column_runs`) into ``wide`` (given by the max backward, or scratch), which keeps
+    every window's result at its first column, and ``out`` is copied from it.
     """
     span_h, span_w = _span(g.n_H, g.s_h), _span(g.n_W, g.s_w)
     if rows is None:
         rows = np.empty((x_pad.shape[0], g.n_H, x_pad.shape[2], g.n_C), dtype=x_pad.dtype)
     _combine(op, [x_pad[:, i : i + span_h : g.s_h] for i in range(g.f_h)], rows)
-    return _combine(op, [rows[:, :, j : j + span_w : g.s_w] for j in range(g.f_w)], out)
+    if not (flat and _flat_columns(g, rows)):
+        return _combine(op, [rows[:, :, j : j + span_w : g.s_w] for j in range(g.f_w)], out)
+    if wide is None:
+        wide = np.empty_like(rows)
+    runs = _column_runs(rows, g)
+    _combine(op, runs, wide.reshape(-1)[: runs[0].size])
+    np.copyto(out, wide[:, :, : g.n_W])
+    return out
+
+
+def _flat_columns(g: PoolGeometry, rows: np.ndarray) -> bool:
+    """Windows one column apart (s_w == 1, f_w > 1) on a non-empty chunk: see :func:`_column_runs`."""
+    return g.s_w == 1 and g.f_w > 1 and rows.size > 0
+
+
+def _column_runs(rows: np.ndarray, g: PoolGeometry) -> list:
+    """For windows one column apart: column offset j of every window as one flat run of ``rows``.
+
+    Flat position k of ``rows`` (m, n_H, W_pad, C) is cell (e, h, w, c); run j holds, at k,
+    the cell j columns to its right, ``rows.reshape(-1)[k + j*C]``. For a window's first
+    column (w < n_W) that cell lies in the same row; past the last window (w >= n_W) it
+    runs over into the next row, and what is computed there is never used (the gradients
+    put 0 there). One long run per offset is much faster in NumPy than a strided slice of
+    the columns of every row.
+    """
+    flat = rows.reshape(-1)
+    length = flat.size - (g.f_w - 1) * g.n_C
+    return [flat[j * g.n_C : j * g.n_C + length] for j in range(g.f_w)]
+
+
+def _first_columns(m: int, g: PoolGeometry, width: int, dtype) -> np.ndarray:
+    """A buffer (m, n_H, width, C) for values at each window's first column: zeros past the
+    last window, the first n_W columns left for the caller to fill."""
+    out = np.empty((m, g.n_H, width, g.n_C), dtype=dtype)
+    out[:, :, g.n_W :] = 0
+    return out
 
 
 def _reduce_tiled(x: np.ndarray, g: PoolGeometry, op, out: np.ndarray) -> np.ndarray:
@@ -153,11 +195,11 @@ def _reduce_tiled(x: np.ndarray, g: PoolGeometry, op, out: np.ndarray) -> np.nda
     return _halving(op, rows.reshape(m, g.n_H, g.n_W, g.f_w * g.n_C), g.f_w, out)  # -> m h w c
 
 
-def max_forward(x: np.ndarray, g: PoolGeometry, out: np.ndarray, rows: np.ndarray | None = None) -> np.ndarray:
+def max_forward(x: np.ndarray, g: PoolGeometry, out: np.ndarray, rows=None, wide=None) -> np.ndarray:
     # -inf padding is never chosen over a real cell; NaN propagates as np.max's does
     if tiled(g) and rows is None:
         return _reduce_tiled(x, g, np.maximum, out)
-    return _reduce_windows(_padded(x, g, -np.inf), g, np.maximum, out, rows)
+    return _reduce_windows(_padded(x, g, -np.inf), g, np.maximum, out, rows, wide, flat=True)
 
 
 def average_forward(x: np.ndarray, g: PoolGeometry, out: np.ndarray) -> np.ndarray:
@@ -198,10 +240,13 @@ def _tiled_rows(x: np.ndarray, g: PoolGeometry) -> np.ndarray:
 
 
 def max_backward(dy, x, g: PoolGeometry, ties: str, out: np.ndarray) -> np.ndarray:
-    rows = None if tiled(g) else np.empty((x.shape[0], g.n_H, g.n_W_prev + g.pad.left + g.pad.right, g.n_C), x.dtype)
-    x_max = max_forward(x, g, np.empty(dy.shape, dtype=x.dtype), rows)
+    rows = wide = None
+    if not tiled(g):
+        rows = np.empty((x.shape[0], g.n_H, g.n_W_prev + g.pad.left + g.pad.right, g.n_C), x.dtype)
+        wide = np.empty_like(rows) if _flat_columns(g, rows) else None
+    x_max = max_forward(x, g, np.empty(dy.shape, dtype=x.dtype), rows, wide)
     if ties == "all" and not np.isnan(x_max).any():
-        return _max_backward_fast(dy, x, x_max, rows, g, out)
+        return _max_backward_fast(dy, x, x_max, rows, g, out, wide)
     out[...] = 0
     return _max_backward_general(dy, x, x_max, g, ties, out)
 
@@ -244,7 +289,7 @@ def max_backward_routed(dy, x, x_max, routing, g: PoolGeometry, ties: str, out: 
     return out
 
 
-def _max_backward_fast(dy, x, x_max, rows, g: PoolGeometry, out: np.ndarray) -> np.ndarray:
+def _max_backward_fast(dy, x, x_max, rows, g: PoolGeometry, out: np.ndarray, wide=None) -> np.ndarray:
     """ties="all" without a NaN maximum: every cell equal to its window's maximum takes dy.
 
     The product ``mask * dy`` keeps the exercise's NaN behaviour (a NaN dy reaches its
@@ -252,7 +297,8 @@ def _max_backward_fast(dy, x, x_max, rows, g: PoolGeometry, out: np.ndarray) -> 
     window's maximum exactly when it equals the maximum of its column within the window's
     rows (``rows``, the forward's first pass) and that column maximum equals the window's,
     so the gradient goes window -> column maxima (over the window's columns), then column
-    maxima -> cells (over the window's rows).
+    maxima -> cells (over the window's rows). ``wide``: the window maxima at their first
+    columns (:func:`_reduce_windows`), or None.
     """
     if tiled(g):
         # m h i (w j c): every cell against its own window's maximum, whole rows at a time
@@ -263,15 +309,18 @@ def _max_backward_fast(dy, x, x_max, rows, g: PoolGeometry, out: np.ndarray) -> 
     span_h, span_w = _span(g.n_H, g.s_h), _span(g.n_W, g.s_w)
     # windows -> column maxima: (m, n_H, W_pad, C)
     to_rows = np.empty(rows.shape, dtype=dy.dtype)
-    hit = np.empty(dy.shape, dtype=bool)
-    share = np.empty_like(dy)
-    _accumulate(
-        to_rows,
-        2,
-        g.s_w,
-        g.n_W,
-        (_masked(rows[:, :, j : j + span_w : g.s_w], x_max, dy, share, hit) for j in range(g.f_w)),
-    )
+    if _flat_columns(g, rows):
+        _route_columns(rows, wide, dy, g, to_rows)
+    else:
+        hit = np.empty(dy.shape, dtype=bool)
+        share = np.empty_like(dy)
+        _accumulate(
+            to_rows,
+            2,
+            g.s_w,
+            g.n_W,
+            (_masked(rows[:, :, j : j + span_w : g.s_w], x_max, dy, share, hit) for j in range(g.f_w)),
+        )
     # column maxima -> cells
     x_pad = _padded(x, g, -np.inf)
     target = _padded(out, g, 0) if g.pad.any else out
@@ -288,6 +337,35 @@ def _max_backward_fast(dy, x, x_max, rows, g: PoolGeometry, out: np.ndarray) -> 
         p = g.pad
         out[...] = target[:, p.top : p.top + g.n_H_prev, p.left : p.left + g.n_W_prev, :]
     return out
+
+
+def _route_columns(rows, wide, dy, g: PoolGeometry, to_rows: np.ndarray) -> np.ndarray:
+    """Windows one column apart: each window's dy to its column maxima, on flat runs.
+
+    ``to_rows[k + j*C] += (rows[k + j*C] == wide[k]) * dy_wide[k]`` over flat positions k
+    (:func:`_column_runs`), where ``dy_wide`` is dy at each window's first column and 0 past
+    the last window, so the positions that run over into the next row add exactly 0.
+    ``wide`` None (the layer kept only the row pass): the column maxima are found again.
+    """
+    runs = _column_runs(rows, g)
+    length = runs[0].size
+    if wide is None:
+        wide = np.empty_like(rows)
+        _combine(np.maximum, runs, wide.reshape(-1)[:length])
+    maxima = wide.reshape(-1)[:length]
+    grad = _first_columns(dy.shape[0], g, rows.shape[2], dy.dtype)
+    np.copyto(grad[:, :, : g.n_W], dy)
+    grad = grad.reshape(-1)[:length]
+    target = to_rows.reshape(-1)
+    hit = np.empty(length, dtype=bool)
+    share = np.empty(length, dtype=to_rows.dtype)
+    for j, cells in enumerate(runs):
+        if j == 0:
+            _masked(cells, maxima, grad, target[:length], hit)
+            target[length:] = 0
+        else:
+            target[j * g.n_C : j * g.n_C + length] += _masked(cells, maxima, grad, share, hit)
+    return to_rows
 
 
 def _accumulate(target: np.ndarray, axis: int, s: int, n: int, values) -> np.ndarray:
@@ -355,15 +433,27 @@ def _max_backward_general(dy, x, x_max, g: PoolGeometry, ties: str, out: np.ndar
 
 def average_backward(dy: np.ndarray, g: PoolGeometry, out: np.ndarray) -> np.ndarray:
     """Each dy spread evenly over its window's real cells; overlaps add up. Fills ``out``."""
-    share = dy / _window_counts(g, dy.dtype)
+    counts = _window_counts(g, dy.dtype)
     if tiled(g):
-        np.copyto(_tiled_rows(out, g), _widen(share, g))
+        np.copyto(_tiled_rows(out, g), _widen(dy / counts, g))
         _zero_uncovered(out, g)
         return out
     # separably: spread along the columns, then along the rows
     target = _padded(out, g, 0) if g.pad.any else out
     cols = np.empty((dy.shape[0], g.n_H, target.shape[2], g.n_C), dtype=dy.dtype)
-    _accumulate(cols, 2, g.s_w, g.n_W, (share for _ in range(g.f_w)))
+    if _flat_columns(g, cols):
+        # flat runs (see _column_runs): each share at its window's first column, 0 past the last
+        share = _first_columns(dy.shape[0], g, target.shape[2], dy.dtype)
+        np.divide(dy, counts, out=share[:, :, : g.n_W])
+        share = share.reshape(-1)[: cols.size - (g.f_w - 1) * g.n_C]
+        flat = cols.reshape(-1)
+        flat[: share.size] = share
+        flat[share.size :] = 0
+        for j in range(1, g.f_w):
+            flat[j * g.n_C : j * g.n_C + share.size] += share
+    else:
+        share = dy / counts
+        _accumulate(cols, 2, g.s_w, g.n_W, (share for _ in range(g.f_w)))
     _accumulate(target, 1, g.s_h, g.n_H, (cols for _ in range(g.f_h)))
     if g.pad.any:
         p = g.pad
