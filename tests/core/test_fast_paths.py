@@ -481,6 +481,28 @@ def test_both_sides_of_the_band_boundary_agree(rng, w_shape, hp, expected):
     check_against_reference(rng, a_shape, w_shape, hp)
 
 
+@pytest.mark.parametrize(
+    "w_shape, hp",
+    [
+        ((4, 4, 3, 16), {"stride": 1, "pad": "same"}),  # B = 2: a segment of 5 reaches 2 blocks on
+        ((3, 3, 3, 32), {"stride": 1, "pad": 1}),  # B = 1: segments of 3 columns, 1 apart
+        ((2, 2, 3, 64), {"stride": 1, "pad": 0}),  # B = 1, a segment just 2 steps long
+        ((3, 3, 3, 16), {"stride": 1, "pad": 1}),  # B = 2, L = 2 step: one overlapping piece
+    ],
+)
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_band_input_gradient_where_segments_overlap_several_blocks(rng, w_shape, hp, dtype):
+    """Where a block's segment reaches past the next block's (L > 2 step), its overlapping
+    pieces are added one non-overlapping family at a time: the loops' dA_prev."""
+    from cnnstep._kernels import band as _band
+
+    a_shape = (3, 9, 11, 3)
+    g = geometry(np.zeros(a_shape), np.zeros(w_shape), hp)
+    assert _band.applicable(g)
+    tol = 1e-10 if dtype == np.float64 else rounding_bound(np.float32, 3 * 9 * 11)
+    check_against_reference(rng, a_shape, w_shape, hp, dtype=dtype, tol=tol)
+
+
 @pytest.mark.parametrize("filters, expected", [(8, True), (9, False), (16, False)])
 def test_both_sides_of_the_band_forward_boundary_agree(rng, filters, expected):
     """Up to 8 filters the forward pass is banded too; past that only the backward is."""

@@ -118,23 +118,27 @@ class Band:
         return wide.reshape(-1, self.B * K)
 
     def scatter(self, dX: np.ndarray, framed_grad: np.ndarray) -> None:
-        """Add every block's segment gradients back onto the padded input gradient."""
+        """Add every block's segment gradients back onto the padded input gradient.
+
+        A segment (L columns) starts ``step`` columns after the previous block's: its
+        pieces of ``step`` columns, piece p of every block at once, tile the row without
+        overlap, so each piece is one strided add (the segment's first piece, then those
+        overlapping the next blocks: more than one when L > 2 step, e.g. one output per block).
+        """
         g = self.g
         m, C = framed_grad.shape[0], g.n_C_prev
         dX = dX.reshape(m, g.n_H, self.nb, g.f_h, self.L * C)
-        head, tail = self.step * C, (self.L - self.step) * C
+        head, width = self.step * C, self.L * C
         span_h = (g.n_H - 1) * g.s_h + 1
         for i in range(g.f_h):
             rows = framed_grad[:, i : i + span_h : g.s_h].reshape(m, g.n_H, self.W_pad * C)
-            # the first `step` columns of each segment tile the row without overlap ...
-            rows[:, :, : self.nb * head].reshape(m, g.n_H, self.nb, head)[...] += dX[:, :, :, i, :head]
-            if tail:
-                # ... the rest overlaps the next block's start: a second, strided add
-                s = rows.strides
-                overlap = np.lib.stride_tricks.as_strided(
-                    rows[:, :, head:], shape=(m, g.n_H, self.nb, tail), strides=(s[0], s[1], head * s[2], s[2])
+            s = rows.strides
+            for lo in range(0, width, head):
+                hi = min(lo + head, width)
+                piece = np.lib.stride_tricks.as_strided(
+                    rows[:, :, lo:], shape=(m, g.n_H, self.nb, hi - lo), strides=(s[0], s[1], head * s[2], s[2])
                 )
-                overlap += dX[:, :, :, i, head:]
+                piece += dX[:, :, :, i, lo:hi]
 
 
 class _Scratch:
