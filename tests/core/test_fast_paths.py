@@ -503,6 +503,31 @@ def test_band_input_gradient_where_segments_overlap_several_blocks(rng, w_shape,
     check_against_reference(rng, a_shape, w_shape, hp, dtype=dtype, tol=tol)
 
 
+@pytest.mark.parametrize(
+    "a_shape, w_shape, hp, gathered",
+    [
+        ((3, 9, 11, 3), (3, 3, 3, 16), {"stride": 1, "pad": 1}, True),
+        ((3, 9, 10, 3), (4, 4, 3, 8), {"stride": 1, "pad": "same"}, True),  # 1 top/left, 2 bottom/right
+        ((2, 7, 8, 2), (3, 2, 2, 5), {"stride": 1, "pad": ((2, 0), (1, 0))}, True),  # pad f - 1 and 0
+        ((2, 9, 11, 3), (3, 3, 3, 64), {"stride": 1, "pad": 0}, True),
+        ((2, 7, 8, 3), (3, 3, 3, 8), {"stride": 1, "pad": 3}, False),  # pad >= f: the scatter
+        ((2, 9, 11, 3), (3, 3, 3, 16), {"stride": (1, 2), "pad": 1}, False),  # stride 2: the scatter
+        ((2, 9, 11, 3), (3, 3, 3, 16), {"stride": (2, 1), "pad": 1}, False),
+    ],
+)
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_band_input_gradient_gathered_or_scattered_agrees(rng, a_shape, w_shape, hp, gathered, dtype):
+    """With stride 1 and padding under f, dA_prev is the banded forward pass of dZ with the
+    flipped filters; otherwise the segments' scatter: the loops' numbers on both sides."""
+    from cnnstep._kernels import band as _band
+
+    g = geometry(np.zeros(a_shape), np.zeros(w_shape), hp)
+    assert _band.applicable(g)
+    assert (_band._transposed(g) is not None) is gathered
+    tol = 1e-10 if dtype == np.float64 else rounding_bound(np.float32, a_shape[0] * a_shape[1] * a_shape[2])
+    check_against_reference(rng, a_shape, w_shape, hp, dtype=dtype, tol=tol)
+
+
 @pytest.mark.parametrize("filters, expected", [(8, True), (16, True), (64, True), (65, False)])
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 def test_both_sides_of_the_band_filter_limit_agree(rng, monkeypatch, filters, expected, dtype):
