@@ -241,8 +241,9 @@ def conv_backward(dZ: np.ndarray, A: np.ndarray, W: np.ndarray, g: ConvGeometry,
         for part in group:
             X = scratch.data(A[part])
             dZb = band.blocks(dZ[part])
-            # rows (b k) , rows (i u c 1) -> (b k) (i u c 1): BLAS runs this orientation much faster
-            dT += (dZb.T @ X).T
+            # rows (i u c 1) , rows (b k) -> (i u c 1) (b k): with the column of ones this
+            # orientation ran 10-20% faster than dZb^T @ X (float32 and float64, 1 and 2 threads)
+            dT += X.T @ dZb
             if not input_gradient:
                 continue
             grad = frames[: part.stop - part.start]
