@@ -13,8 +13,9 @@ row to the block's ``B * n_C`` outputs at once::
 The product does ``L / f_w`` times the multiplications of a direct convolution, but its
 data matrix is ``B * f_w / L`` times smaller than im2col's, is copied in long runs, and
 its output lands directly in NHWC order. The backward pass runs the same algebra in
-reverse: ``dT = X^T dZ`` folds back onto ``dW``, and ``dX = dZ T^T`` is added, segment
-by segment, onto the padded input gradient.
+reverse: ``dT = X^T dZ`` folds back onto ``dW``. With stride 1 the input gradient is itself
+a stride-1 convolution of dZ (flipped filters), computed by the same banded forward pass;
+otherwise ``dX = dZ T^T`` is added, segment by segment, onto the padded input gradient.
 """
 
 from __future__ import annotations
