@@ -7,11 +7,12 @@ Three geometries, float32 by default, 2 threads on both sides:
 * ``default``: the ``default`` model's conv 0, 32x64x64x3 -> 3x3x16, pad 1; the same two;
 * ``S1``: the kernel suite's 64x32x32x3 -> 3x3x16, pad 1, forward+backward with dA_prev.
 
-Each measurement alternates the contenders call by call (cnnstep, torch, cnnstep, ...)
-after a warm-up, and prints the fastest call and the median of each with their ratios.
+Each measurement alternates the contenders round by round (a pause, a warm-up call, then
+``--repeat`` timed calls each), and prints the fastest call and the median of each with
+their ratios.
 Torch runs on zero-copy channels_last views of the same arrays, as in ``bench_kernels``.
 
-Run: ``python benchmarks/bench_first_layer.py [--calls N] [--cases app,default,S1]``.
+Run: ``python benchmarks/bench_first_layer.py [--rounds N] [--repeat N] [--cases app,default,S1,S3]``.
 """
 
 from __future__ import annotations
@@ -97,29 +98,30 @@ def _time(fn) -> float:
     return out if isinstance(out, float) else elapsed
 
 
-def alternate(ours, theirs, calls: int) -> tuple[list[float], list[float]]:
-    for fn in (ours, theirs, ours, theirs):
-        fn()
-    a, t = [], []
+def alternate(ours, theirs, rounds: int, repeat: int, pause: float) -> tuple[list[float], list[float]]:
+    """Rounds of ``repeat`` timed calls of each contender in turn (the order swapped every
+    round), each after ``pause`` seconds of sleep and an untimed warm-up call: torch's
+    worker threads keep spinning for a while after its calls, and would otherwise take
+    the cores from the calls that follow them."""
+    times = {0: [], 1: []}
+    fns = (ours, theirs)
     gc.disable()
     try:
-        for i in range(calls):
-            first, second = (ours, theirs) if i % 2 == 0 else (theirs, ours)
-            r1, r2 = _time(first), _time(second)
-            if i % 2 == 0:
-                a.append(r1)
-                t.append(r2)
-            else:
-                t.append(r1)
-                a.append(r2)
+        for r in range(rounds):
+            for who in (0, 1) if r % 2 == 0 else (1, 0):
+                time.sleep(pause)
+                fns[who]()
+                times[who].extend(_time(fns[who]) for _ in range(repeat))
     finally:
         gc.enable()
-    return a, t
+    return times[0], times[1]
 
 
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--calls", type=int, default=40)
+    parser.add_argument("--rounds", type=int, default=8)
+    parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--pause", type=float, default=0.1)
     parser.add_argument("--cases", default="app,default,S1")
     parser.add_argument("--dtype", default="float32")
     parser.add_argument("--threads", type=int, default=2)
@@ -129,7 +131,7 @@ def main(argv=None) -> None:
         print(f"{'case':8} {'op':17} {'cnnstep min/med ms':>20} {'torch min/med ms':>18} {'ratio min/med':>14}")
         for name in args.cases.split(","):
             for op, (ours, theirs) in _ops(torch, name, np.dtype(args.dtype)).items():
-                a, t = alternate(ours, theirs, args.calls)
+                a, t = alternate(ours, theirs, args.rounds, args.repeat, args.pause)
                 am, tm = min(a) * 1e3, min(t) * 1e3
                 ad, td = statistics.median(a) * 1e3, statistics.median(t) * 1e3
                 print(f"{name:8} {op:17} {am:9.2f} {ad:9.2f} {tm:9.2f} {td:8.2f} {am / tm:6.2f} {ad / td:6.2f}")
