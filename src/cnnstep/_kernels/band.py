@@ -94,7 +94,11 @@ class Band:
             writeable=False,
         )
         X = out[: framed.shape[0] * g.n_H * self.nb]
-        target = X.view(np.uint8).reshape(segments.shape)
+        raw_X = X.view(np.uint8)  # (rows, row bytes), its rows possibly wider (a column of ones)
+        r = raw_X.strides[0]
+        target = np.lib.stride_tricks.as_strided(
+            raw_X, shape=segments.shape, strides=(g.n_H * self.nb * r, self.nb * r, r, seg, 1)
+        )
         void = np.dtype((np.void, seg))
         np.copyto(target.view(void), segments.view(void))
         return X
@@ -223,9 +227,9 @@ def _run(task, band: Band, parts, itemsize: int) -> list:
 def conv_backward(dZ: np.ndarray, A: np.ndarray, W: np.ndarray, g: ConvGeometry, input_gradient: bool = True):
     """(dA_prev, dW, db) of :func:`conv_forward`; dA_prev is None unless ``input_gradient``.
 
-    db (n_C,) is summed chunk by chunk while each chunk's output gradient is in the cache.
-    Each thread sums dT and db over its own chunks; the threads' sums are added in a fixed order.
-    With stride 1, dA_prev is :func:`input_gradient`'s (no scatter).
+    db (n_C,) comes out of the weight gradient's product (the data rows' column of ones).
+    Each thread sums dT over its own chunks; the threads' sums are added in a fixed order.
+    With stride 1, dA_prev is :func:`input_gradient_of`'s (no scatter).
     """
     if input_gradient and _transposed(g) is not None:
         return (input_gradient_of(dZ, W, g),) + conv_backward(dZ, A, W, g, input_gradient=False)[1:]
