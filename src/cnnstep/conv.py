@@ -87,34 +87,38 @@ def _finite(*arrays) -> bool:
 def _forward(A, W, b, g):
     """The fastest kernel for this geometry, exact where it matters.
 
-    Winograd and the banded products mix window cells through transforms and zero
-    entries, so a NaN or infinity could reach outputs whose windows never held it. When
-    their output is not finite, the direct im2col product (where every output sees only its
-    own window) computes it again: NaN and infinities land exactly where they belong.
+    Winograd mixes window cells through its transforms, so a NaN or infinity could reach
+    outputs whose windows never held it: when its output is not finite, the direct im2col
+    product (where every output sees only its own window) computes it again, and NaN and
+    infinities land exactly where they belong. The banded product only adds exact zeros
+    to each output's own terms (a zero filter entry times an input, a filter entry times
+    a padding zero the direct product also has), so it is exact whenever the input is
+    finite (whatever the filters hold): that, a pass over the few-channel input, is checked
+    before, instead of a pass over the larger output after.
     """
-    winograd = _winograd.applicable(g, forward=True)
-    if not (winograd or _band.applicable(g, forward=True)):
-        return _im2col.conv_forward(A, W, b, g)
-    with np.errstate(invalid="ignore", over="ignore"):  # their artefacts are redone below
-        if winograd:
+    if _winograd.applicable(g, forward=True):
+        with np.errstate(invalid="ignore", over="ignore"):  # its artefacts are redone below
             Z = _winograd.conv(A, W, g.pad, g.n_H, g.n_W, b)
-        else:
-            Z = _band.conv_forward(A, W, b, g)
-    return Z if _finite(Z) else _im2col.conv_forward(A, W, b, g)
+        return Z if _finite(Z) else _im2col.conv_forward(A, W, b, g)
+    if _band.applicable(g) and _finite(A):
+        return _band.conv_forward(A, W, b, g)
+    return _im2col.conv_forward(A, W, b, g)
 
 
 def _backward(dZ, A, W, g, input_gradient=True):
-    """(dA_prev or None, dW); as in :func:`_forward`, non-finite results are redone directly."""
+    """(dA_prev or None, dW, db or None); as in :func:`_forward`, non-finite results are redone
+    directly. The banded kernel sums db on its chunks; the others leave it to the caller."""
     if not (_winograd.applicable(g) or _band.applicable(g)):
-        return _im2col.conv_backward(dZ, A, W, g, input_gradient)
+        return *_im2col.conv_backward(dZ, A, W, g, input_gradient), None
+    db = None
     with np.errstate(invalid="ignore", over="ignore"):
         if not _winograd.applicable(g):
-            dx, dW = _band.conv_backward(dZ, A, W, g, input_gradient)
+            dx, dW, db = _band.conv_backward(dZ, A, W, g, input_gradient)
         else:
             dx, dW = _winograd.backward(dZ, A, W, g.pad, input_gradient)
     if _finite(dW) and (dx is None or _finite(dx)):
-        return dx, dW
-    return _im2col.conv_backward(dZ, A, W, g, input_gradient)
+        return dx, dW, db
+    return *_im2col.conv_backward(dZ, A, W, g, input_gradient), None
 
 
 def conv_backward(dZ, cache):
@@ -148,8 +152,8 @@ def backward_parts(dZ, cache, input_gradient=True, func="conv_backward"):
     images; skipping it saves a large part of that layer's backward work.
     """
     dy, (x, w, _), g, out_dtype, _ = _checks.conv_backward_call(dZ, cache, func)
-    dx, dw = _backward(dy, x, w, g, input_gradient)
-    db = np.einsum("mhwk->k", dy).reshape(1, 1, 1, g.n_C)
+    dx, dw, db = _backward(dy, x, w, g, input_gradient)
+    db = (np.einsum("mhwk->k", dy) if db is None else db).reshape(1, 1, 1, g.n_C)
     if dx is not None:
         dx = dx.astype(out_dtype, copy=False)
     return dx, dw.astype(out_dtype, copy=False), db.astype(out_dtype, copy=False)

@@ -538,12 +538,88 @@ def test_both_sides_of_the_band_boundary_agree(rng, w_shape, hp, expected):
     check_against_reference(rng, a_shape, w_shape, hp)
 
 
-@pytest.mark.parametrize("filters, expected", [(8, True), (9, False), (16, False)])
-def test_both_sides_of_the_band_forward_boundary_agree(rng, filters, expected):
-    """Up to 8 filters the forward pass is banded too; past that only the backward is."""
+@pytest.mark.parametrize(
+    "w_shape, hp",
+    [
+        ((4, 4, 3, 16), {"stride": 1, "pad": "same"}),  # B = 2: a segment of 5 reaches 2 blocks on
+        ((3, 3, 3, 32), {"stride": 1, "pad": 1}),  # B = 1: segments of 3 columns, 1 apart
+        ((2, 2, 3, 64), {"stride": 1, "pad": 0}),  # B = 1, a segment just 2 steps long
+        ((3, 3, 3, 16), {"stride": 1, "pad": 1}),  # B = 2, L = 2 step: one overlapping piece
+    ],
+)
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_band_input_gradient_where_segments_overlap_several_blocks(rng, w_shape, hp, dtype):
+    """Where a block's segment reaches past the next block's (L > 2 step), its overlapping
+    pieces are added one non-overlapping family at a time: the loops' dA_prev."""
+    from cnnstep._kernels import band as _band
+
+    a_shape = (3, 9, 11, 3)
+    g = geometry(np.zeros(a_shape), np.zeros(w_shape), hp)
+    assert _band.applicable(g)
+    tol = 1e-10 if dtype == np.float64 else rounding_bound(np.float32, 3 * 9 * 11)
+    check_against_reference(rng, a_shape, w_shape, hp, dtype=dtype, tol=tol)
+
+
+@pytest.mark.parametrize(
+    "a_shape, w_shape, hp, gathered",
+    [
+        ((3, 9, 11, 3), (3, 3, 3, 16), {"stride": 1, "pad": 1}, True),
+        ((3, 9, 10, 3), (4, 4, 3, 8), {"stride": 1, "pad": "same"}, True),  # 1 top/left, 2 bottom/right
+        ((2, 7, 8, 2), (3, 2, 2, 5), {"stride": 1, "pad": ((2, 0), (1, 0))}, True),  # pad f - 1 and 0
+        ((2, 9, 11, 3), (3, 3, 3, 64), {"stride": 1, "pad": 0}, True),
+        ((2, 7, 8, 3), (3, 3, 3, 8), {"stride": 1, "pad": 3}, False),  # pad >= f: the scatter
+        ((2, 9, 11, 3), (3, 3, 3, 16), {"stride": (1, 2), "pad": 1}, False),  # stride 2: the scatter
+        ((2, 9, 11, 3), (3, 3, 3, 16), {"stride": (2, 1), "pad": 1}, False),
+    ],
+)
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_band_input_gradient_gathered_or_scattered_agrees(rng, a_shape, w_shape, hp, gathered, dtype):
+    """With stride 1 and padding under f, dA_prev is the banded forward pass of dZ with the
+    flipped filters; otherwise the segments' scatter: the loops' numbers on both sides."""
+    from cnnstep._kernels import band as _band
+
+    g = geometry(np.zeros(a_shape), np.zeros(w_shape), hp)
+    assert _band.applicable(g)
+    assert (_band._transposed(g) is not None) is gathered
+    tol = 1e-10 if dtype == np.float64 else rounding_bound(np.float32, a_shape[0] * a_shape[1] * a_shape[2])
+    check_against_reference(rng, a_shape, w_shape, hp, dtype=dtype, tol=tol)
+
+
+@pytest.mark.parametrize("filters, expected", [(8, True), (16, True), (64, True), (65, False)])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_both_sides_of_the_band_filter_limit_agree(rng, monkeypatch, filters, expected, dtype):
+    """Up to MAX_FILTERS filters both passes are banded (the forward's bias and the backward's db
+    inside the products); past it, im2col: the loops' numbers either way, float32 within the
+    rounding bound of its longest sum (dW's, over m n_H n_W positions)."""
     from cnnstep._kernels import band as _band
 
     a_shape, w_shape, hp = (2, 9, 11, 3), (3, 3, 3, filters), {"stride": 1, "pad": 1}
     g = geometry(np.zeros(a_shape), np.zeros(w_shape), hp)
-    assert _band.applicable(g) and _band.applicable(g, forward=True) is expected
-    check_against_reference(rng, a_shape, w_shape, hp)
+    assert _band.applicable(g) is expected
+    calls = []
+    banded = _band.conv_forward
+    monkeypatch.setattr(_band, "conv_forward", lambda *args: calls.append(1) or banded(*args))
+    tol = 1e-10 if dtype == np.float64 else rounding_bound(np.float32, 2 * 9 * 11)
+    check_against_reference(rng, a_shape, w_shape, hp, dtype=dtype, tol=tol)
+    assert bool(calls) is expected
+
+
+@pytest.mark.parametrize("a_shape, w_shape, hp", NAN_CASES[1:])
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_band_forward_places_nan_and_inf_of_the_filters_and_bias_as_the_loops_do(rng, a_shape, w_shape, hp, bad):
+    """With a finite input the banded forward keeps its result whatever the filters or biases
+    hold (its zero filter entries meet only finite inputs): the loops' NaN and infinities."""
+    from cnnstep._kernels import band as _band
+
+    assert _band.applicable(geometry(np.zeros(a_shape), np.zeros(w_shape), hp))
+    A_prev, W = rng.normal(size=a_shape), rng.normal(size=w_shape)
+    b = rng.normal(size=(1, 1, 1, w_shape[3]))
+    W[1, 2, 0, 3] = bad
+    b[0, 0, 0, 5] = -bad
+    Z, _ = cnnstep.conv_forward(A_prev, W, b, hp)
+    Z_ref, _ = reference.conv_forward(A_prev, W, b, hp)
+    np.testing.assert_array_equal(np.isnan(Z), np.isnan(Z_ref))
+    np.testing.assert_array_equal(np.isinf(Z), np.isinf(Z_ref))
+    assert np.isnan(Z_ref).any() or np.isinf(Z_ref).any()
+    finite = np.isfinite(Z_ref)
+    assert max_relative_difference(Z[finite], Z_ref[finite]) <= 1e-10

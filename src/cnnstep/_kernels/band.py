@@ -13,8 +13,9 @@ row to the block's ``B * n_C`` outputs at once::
 The product does ``L / f_w`` times the multiplications of a direct convolution, but its
 data matrix is ``B * f_w / L`` times smaller than im2col's, is copied in long runs, and
 its output lands directly in NHWC order. The backward pass runs the same algebra in
-reverse: ``dT = X^T dZ`` folds back onto ``dW``, and ``dX = dZ T^T`` is added, segment
-by segment, onto the padded input gradient.
+reverse: ``dT = X^T dZ`` folds back onto ``dW``. With stride 1 the input gradient is itself
+a stride-1 convolution of dZ (flipped filters), computed by the same banded forward pass;
+otherwise ``dX = dZ T^T`` is added, segment by segment, onto the padded input gradient.
 """
 
 from __future__ import annotations
@@ -25,45 +26,43 @@ from cnnstep._kernels import blas as _blas
 from cnnstep._kernels import config as _config
 from cnnstep._kernels import frame as _frame
 from cnnstep._kernels import parallel as _parallel
-from cnnstep._kernels.checks import ConvGeometry
+from cnnstep._kernels.checks import ConvGeometry, Padding
 
-# The forward pass uses the band only for few filters: with 16, im2col's product is wide
-# enough and does half the multiplications (64x32x32x3 -> 3x3x16: 1.5 ms against 2.1 in
-# float32, 4.3 against 8.3 in float64), while with 8 the band still wins (32x64x64x3 ->
-# 4x4x8: 3.7 against 6.1). The backward gains from it up to 64 filters (4.3 against 8.0).
-MAX_FORWARD_FILTERS = 8
+# Both passes use the band up to 64 filters: with the bias and db inside its products and
+# its segments copied whole, it beat im2col in the forward pass too (one thread, fastest
+# calls: 32x64x64x3 -> 3x3x16 3.1 ms against 4.9, 64x32x32x3 -> 3x3x16 1.8 against 3.2,
+# 32x64x64x3 -> 3x3x64 11.0 against 12.6; float64 alike).
+MAX_FILTERS = 64
 
 
-def applicable(g: ConvGeometry, forward: bool = False) -> bool:
+def applicable(g: ConvGeometry) -> bool:
     """Few input channels per window row (at most 16 numbers), no gaps between windows
-    (s_w <= f_w), at most 64 filters (the banded product's width grows with them), and
-    for the forward pass (``forward``) at most ``MAX_FORWARD_FILTERS``.
+    (s_w <= f_w), at most ``MAX_FILTERS`` filters (the banded product's width grows with them).
 
     The channel threshold was measured against the im2col kernel: an RGB image under a
     3x3 or 4x4 filter gains 1.4x; with 8 channels im2col's own copies are long enough to win.
     """
-    filters = MAX_FORWARD_FILTERS if forward else 64
-    return g.f_w * g.n_C_prev <= 16 and g.s_w <= g.f_w and g.n_C <= filters
+    return g.f_w * g.n_C_prev <= 16 and g.s_w <= g.f_w and g.n_C <= MAX_FILTERS
 
 
-def block(g: ConvGeometry) -> int:
-    """Outputs per data row: enough for a wide product (B * n_C >= 32), at most 3x the work.
+def block(g: ConvGeometry, width: int = 32) -> int:
+    """Outputs per data row: enough for a wide product (B * n_C >= ``width``), at most 3x the work.
 
     With the chunks on cnnstep's threads and BLAS on one thread in each, narrower blocks
     (less work wasted on the band's zeros) measured faster than B * n_C >= 64: 32x64x64x3 ->
     4x4x8, B=4 against 8: forward 3.0-3.6 ms against 3.6-5.4, weight gradient 3.3 against
     5.6; 3x3x16, B=2 against 4: weight gradient 3.6 against 4.1 (alternating rounds).
     """
-    B = max(1, min(-(-32 // g.n_C), (2 * g.f_w) // g.s_w + 1, g.n_W))
+    B = max(1, min(-(-width // g.n_C), (2 * g.f_w) // g.s_w + 1, g.n_W))
     return B
 
 
 class Band:
     """The banded geometry of one convolution: block size, padded frame, strides."""
 
-    def __init__(self, g: ConvGeometry):
+    def __init__(self, g: ConvGeometry, width: int = 32):
         self.g = g
-        self.B = block(g)
+        self.B = block(g, width)
         self.nb = -(-g.n_W // self.B)  # blocks per output row (the last may run past n_W)
         self.L = (self.B - 1) * g.s_w + g.f_w  # input columns per block
         self.step = self.B * g.s_w  # input columns between blocks
@@ -78,17 +77,30 @@ class Band:
         return _frame.blank(mc, g.n_H_prev, g.n_W_prev, g.n_C_prev, g.pad, dtype, width=self.W_pad)
 
     def data(self, framed: np.ndarray, out: np.ndarray) -> np.ndarray:
-        """X (m * n_H * nb, f_h * L * C) in ``out``: per output block, its f_h input row segments."""
+        """X (m * n_H * nb, f_h * L * C) in ``out``: per output block, its f_h input row segments.
+
+        Each segment is copied as one element of an opaque L * C * itemsize byte type:
+        numpy then moves whole segments instead of running its float loop on each short run
+        (32x64x64x3 under 3x3, B = 2: 0.33 ms against 0.52 per 16 examples).
+        """
         g = self.g
-        sm, sh, sw, sc = framed.strides
+        seg = self.L * g.n_C_prev * framed.itemsize
+        raw = framed.view(np.uint8)
+        sm, sh, sw, _ = raw.strides
         segments = np.lib.stride_tricks.as_strided(
-            framed,
-            shape=(framed.shape[0], g.n_H, self.nb, g.f_h, self.L * g.n_C_prev),
-            strides=(sm, g.s_h * sh, self.step * sw, sh, sc),
+            raw,
+            shape=(framed.shape[0], g.n_H, self.nb, g.f_h, seg),
+            strides=(sm, g.s_h * sh, self.step * sw, sh, 1),
             writeable=False,
         )
         X = out[: framed.shape[0] * g.n_H * self.nb]
-        np.copyto(X.reshape(segments.shape), segments)
+        raw_X = X.view(np.uint8)  # (rows, row bytes), its rows possibly wider (a column of ones)
+        r = raw_X.strides[0]
+        target = np.lib.stride_tricks.as_strided(
+            raw_X, shape=segments.shape, strides=(g.n_H * self.nb * r, self.nb * r, r, seg, 1)
+        )
+        void = np.dtype((np.void, seg))
+        np.copyto(target.view(void), segments.view(void))
         return X
 
     def filters(self, W: np.ndarray) -> np.ndarray:
@@ -118,41 +130,52 @@ class Band:
         return wide.reshape(-1, self.B * K)
 
     def scatter(self, dX: np.ndarray, framed_grad: np.ndarray) -> None:
-        """Add every block's segment gradients back onto the padded input gradient."""
+        """Add every block's segment gradients back onto the padded input gradient.
+
+        A segment (L columns) starts ``step`` columns after the previous block's: its
+        pieces of ``step`` columns, piece p of every block at once, tile the row without
+        overlap, so each piece is one strided add (the segment's first piece, then those
+        overlapping the next blocks: more than one when L > 2 step, e.g. one output per block).
+        """
         g = self.g
         m, C = framed_grad.shape[0], g.n_C_prev
         dX = dX.reshape(m, g.n_H, self.nb, g.f_h, self.L * C)
-        head, tail = self.step * C, (self.L - self.step) * C
+        head, width = self.step * C, self.L * C
         span_h = (g.n_H - 1) * g.s_h + 1
         for i in range(g.f_h):
             rows = framed_grad[:, i : i + span_h : g.s_h].reshape(m, g.n_H, self.W_pad * C)
-            # the first `step` columns of each segment tile the row without overlap ...
-            rows[:, :, : self.nb * head].reshape(m, g.n_H, self.nb, head)[...] += dX[:, :, :, i, :head]
-            if tail:
-                # ... the rest overlaps the next block's start: a second, strided add
-                s = rows.strides
-                overlap = np.lib.stride_tricks.as_strided(
-                    rows[:, :, head:], shape=(m, g.n_H, self.nb, tail), strides=(s[0], s[1], head * s[2], s[2])
+            s = rows.strides
+            for lo in range(0, width, head):
+                hi = min(lo + head, width)
+                piece = np.lib.stride_tricks.as_strided(
+                    rows[:, :, lo:], shape=(m, g.n_H, self.nb, hi - lo), strides=(s[0], s[1], head * s[2], s[2])
                 )
-                overlap += dX[:, :, :, i, head:]
+                piece += dX[:, :, :, i, lo:hi]
 
 
 class _Scratch:
     """Buffers for chunks of up to ``mc`` examples, reused chunk after chunk: the padded
-    frame (its border zero once and for all) and the data matrix."""
+    frame (its border zero once and for all) and the data matrix, whose last column is
+    ones (set once): in the forward product it adds the bias row of the filter matrix, in
+    the backward one it sums the output gradient (db), both inside the product instead of
+    another pass over its output (on 32x64x64x3 -> 3x3x16, 0.6 to 1.2 ms of 5)."""
 
     def __init__(self, band: Band, mc: int, dtype):
         self.band = band
         self.framed = band.frame(mc, dtype)
-        self.X = np.empty((mc * band.g.n_H * band.nb, band.row), dtype=dtype)
+        self.X = np.empty((mc * band.g.n_H * band.nb, band.row + 1), dtype=dtype)
+        self.X[:, band.row] = 1
 
     def data(self, A_part: np.ndarray) -> np.ndarray:
-        return self.band.data(_frame.put(self.framed, A_part, self.band.g.pad), self.X)
+        """The chunk's data rows with their column of ones, (rows, f_h * L * C + 1)."""
+        rows = A_part.shape[0] * self.band.g.n_H * self.band.nb
+        self.band.data(_frame.put(self.framed, A_part, self.band.g.pad), self.X[:, : self.band.row])
+        return self.X[:rows]
 
 
 def _per_example(band: Band, itemsize: int) -> int:
     """Scratch bytes per example: its data rows and their block outputs."""
-    return band.g.n_H * band.nb * (band.row + band.B * band.g.n_C) * itemsize
+    return band.g.n_H * band.nb * (band.row + 1 + band.B * band.g.n_C) * itemsize
 
 
 def _chunks(band: Band, m: int, itemsize: int):
@@ -160,10 +183,13 @@ def _chunks(band: Band, m: int, itemsize: int):
     return _config.chunks(m, _per_example(band, itemsize), _config.chunk_budget(_config.CACHE_CHUNK_BYTES))
 
 
-def conv_forward(A: np.ndarray, W: np.ndarray, b: np.ndarray, g: ConvGeometry) -> np.ndarray:
-    """Z of the convolution, chunk by chunk; the chunks shared out over cnnstep's threads."""
-    band = Band(g)
-    T = band.filters(W)
+def conv_forward(A: np.ndarray, W: np.ndarray, b: np.ndarray, g: ConvGeometry, width: int = 32) -> np.ndarray:
+    """Z of the convolution, chunk by chunk; the chunks shared out over cnnstep's threads.
+
+    ``width``: the product's least width B * n_C (see :func:`block`)."""
+    band = Band(g, width)
+    # the filter matrix and, for the data rows' column of ones, the bias of every block output
+    T = np.vstack([band.filters(W), np.tile(b.reshape(1, g.n_C), (1, band.B))])
     Z = np.empty((g.m, g.n_H, g.n_W, g.n_C), dtype=A.dtype)
     exact = band.nb * band.B == g.n_W
     parts = _chunks(band, g.m, A.dtype.itemsize)
@@ -181,7 +207,6 @@ def conv_forward(A: np.ndarray, W: np.ndarray, b: np.ndarray, g: ConvGeometry) -
                 Z[part] = Zb[:, :, : g.n_W]
 
     _run(task, band, parts, A.dtype.itemsize)
-    Z += b.reshape(g.n_C)
     return Z
 
 
@@ -200,10 +225,14 @@ def _run(task, band: Band, parts, itemsize: int) -> list:
 
 
 def conv_backward(dZ: np.ndarray, A: np.ndarray, W: np.ndarray, g: ConvGeometry, input_gradient: bool = True):
-    """(dA_prev, dW) of :func:`conv_forward`; dA_prev is None unless ``input_gradient``.
+    """(dA_prev, dW, db) of :func:`conv_forward`; dA_prev is None unless ``input_gradient``.
 
+    db (n_C,) comes out of the weight gradient's product (the data rows' column of ones).
     Each thread sums dT over its own chunks; the threads' sums are added in a fixed order.
+    With stride 1, dA_prev is :func:`input_gradient_of`'s (no scatter).
     """
+    if input_gradient and _transposed(g) is not None:
+        return (input_gradient_of(dZ, W, g),) + conv_backward(dZ, A, W, g, input_gradient=False)[1:]
     band = Band(g)
     T = band.filters(W)
     dx = np.empty((g.m, g.n_H_prev, g.n_W_prev, g.n_C_prev), dtype=dZ.dtype) if input_gradient else None
@@ -211,21 +240,51 @@ def conv_backward(dZ: np.ndarray, A: np.ndarray, W: np.ndarray, g: ConvGeometry,
     mc = _config.largest(parts)
 
     def task(group):
-        dT = np.zeros(T.shape, dtype=dZ.dtype)
+        dT = np.zeros((band.row + 1, band.B * g.n_C), dtype=dZ.dtype)  # and db per block output
         scratch = _Scratch(band, mc, A.dtype)
         frames = np.empty((mc, band.H_pad, band.W_pad, g.n_C_prev), dtype=dZ.dtype) if input_gradient else None
         for part in group:
             X = scratch.data(A[part])
             dZb = band.blocks(dZ[part])
-            # rows (b k) , rows (i u c) -> (b k) (i u c): BLAS runs this orientation much faster
-            dT += (dZb.T @ X).T
+            # rows (i u c 1) , rows (b k) -> (i u c 1) (b k): with the column of ones this
+            # orientation ran 10-20% faster than dZb^T @ X (float32 and float64, 1 and 2 threads)
+            dT += X.T @ dZb
             if not input_gradient:
                 continue
             grad = frames[: part.stop - part.start]
             grad[...] = 0
-            band.scatter(np.matmul(dZb, T.T, out=X), grad)  # rows (b k) , (b k) (i u c) -> rows (i u c)
+            band.scatter(np.matmul(dZb, T.T, out=X[:, : band.row]), grad)  # rows (b k) , (b k) (i u c) -> rows (i u c)
             dx[part] = grad[:, g.pad.top : g.pad.top + g.n_H_prev, g.pad.left : g.pad.left + g.n_W_prev, :]
         return dT
 
     dT = sum(_run(task, band, parts, A.dtype.itemsize))
-    return dx, band.fold(dT)
+    return dx, band.fold(dT[: band.row]), dT[band.row].reshape(band.B, g.n_C).sum(axis=0)
+
+
+# The input gradient's product maps a block of B' input positions (3 channels each) from
+# f_h segments of the output gradient: B' * n_C_prev >= 12 (B' = 4 for RGB) measured fastest
+# (one thread, 64x32x32x3 -> 3x3x16: 3.5 ms against 4.7 for B' = 2 and 3.9 for 8; 32x64x64x3
+# -> 4x4x8: 5.8 against 7.5 and 5.7), and against 6.8 and 9.4 by the scatter.
+INPUT_GRADIENT_WIDTH = 12
+
+
+def _transposed(g: ConvGeometry) -> ConvGeometry | None:
+    """The geometry of dA_prev as a convolution of dZ (stride 1, padding at most f - 1), else None.
+
+    With stride 1, ``dA_prev[y, x, c] = sum over (i, j, k) of dZ[y + top - i, x + left - j, k]
+    * W[i, j, c, k]``: a stride-1 convolution of dZ, padded by f - 1 - pad on each side, with the
+    filters flipped in both axes and their channel axes swapped.
+    """
+    p = g.pad
+    if g.s_h != 1 or g.s_w != 1 or max(p.top, p.bottom) >= g.f_h or max(p.left, p.right) >= g.f_w:
+        return None
+    q = Padding(g.f_h - 1 - p.top, g.f_h - 1 - p.bottom, g.f_w - 1 - p.left, g.f_w - 1 - p.right)
+    return ConvGeometry(g.m, g.n_H, g.n_W, g.n_C, g.f_h, g.f_w, g.n_C_prev, 1, 1, q, g.n_H_prev, g.n_W_prev)
+
+
+def input_gradient_of(dZ: np.ndarray, W: np.ndarray, g: ConvGeometry) -> np.ndarray:
+    """dA_prev of a stride-1 convolution as the banded forward pass of its transposed geometry:
+    each output lands in place (no scatter of overlapping segments)."""
+    flipped = np.ascontiguousarray(W[::-1, ::-1].transpose(0, 1, 3, 2))  # (f_h, f_w, n_C, n_C_prev)
+    zero = np.zeros(g.n_C_prev, dtype=dZ.dtype)
+    return conv_forward(dZ, flipped, zero, _transposed(g), INPUT_GRADIENT_WIDTH)
