@@ -285,6 +285,19 @@ def test_winograd_input_transform_adjoint_is_its_transpose(rng, m, th, tw, C):
     assert abs(forward - backward) <= rounding_bound(np.float64, 16 * V.size) * np.sum(np.abs(V * dV))
 
 
+@pytest.mark.parametrize("side", [30, 31])  # even and odd outputs
+def test_winograd_backward_of_an_empty_batch(side):
+    """m = 0 at a size Winograd is chosen for: empty gradients of the right shapes, as the loops give."""
+    A_prev, W, b = np.zeros((0, side, side, 16)), np.ones((3, 3, 16, 16)), np.zeros((1, 1, 1, 16))
+    hp = {"stride": 1, "pad": 1}
+    assert _winograd.applicable(geometry(A_prev, W, hp))
+    Z, cache = cnnstep.conv_forward(A_prev, W, b, hp)
+    dZ = np.zeros_like(Z)
+    for fast, slow in zip(cnnstep.conv_backward(dZ, cache), reference.conv_backward(dZ, cache), strict=True):
+        assert fast.shape == slow.shape and fast.dtype == slow.dtype
+        np.testing.assert_array_equal(fast, slow)
+
+
 def test_winograd_backward_at_the_default_models_third_convolution(rng):
     """16 -> 32 channels, 3x3 'same' on 30x30 (the path the default model's third layer takes), float32
     within the rounding bound of dW's sum over the batch's positions; the input gradient is not skipped."""

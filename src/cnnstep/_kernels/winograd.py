@@ -167,12 +167,12 @@ def gradient_transform(dZ: np.ndarray, blocks: np.ndarray, rows: np.ndarray, out
     side by side (columns 0 of every block, then columns 1), so the column pass, which writes
     the most, reads and writes long contiguous runs.
     """
-    m, n_H, n_W, _ = dZ.shape
+    m, n_H, n_W, K = dZ.shape
     th, tw = blocks.shape[1], blocks.shape[3]
     if n_H == 2 * th and n_W == 2 * tw:
         blocks = dZ.reshape(blocks.shape)
     else:
-        blocks.reshape(m, 2 * th, 2 * tw, -1)[:, :n_H, :n_W, :] = dZ
+        blocks.reshape(m, 2 * th, 2 * tw, K)[:, :n_H, :n_W, :] = dZ  # K, not -1: m may be 0
     # rows: e = A y, with the block's column index moved before the tile column
     y0, y1 = (blocks[:, :, a].transpose(0, 1, 3, 2, 4) for a in range(2))
     e0, e3 = rows[0], rows[3]
