@@ -231,8 +231,9 @@ def conv_backward(dZ: np.ndarray, A: np.ndarray, W: np.ndarray, g: ConvGeometry,
     Each thread sums dT over its own chunks; the threads' sums are added in a fixed order.
     With stride 1, dA_prev is :func:`input_gradient_of`'s (no scatter).
     """
-    if input_gradient and _transposed(g) is not None:
-        return (input_gradient_of(dZ, W, g),) + conv_backward(dZ, A, W, g, input_gradient=False)[1:]
+    transposed = _transposed(g) if input_gradient else None
+    if transposed is not None:
+        return (input_gradient_of(dZ, W, transposed),) + conv_backward(dZ, A, W, g, input_gradient=False)[1:]
     band = Band(g)
     T = band.filters(W)
     dx = np.empty((g.m, g.n_H_prev, g.n_W_prev, g.n_C_prev), dtype=dZ.dtype) if input_gradient else None
@@ -282,9 +283,9 @@ def _transposed(g: ConvGeometry) -> ConvGeometry | None:
     return ConvGeometry(g.m, g.n_H, g.n_W, g.n_C, g.f_h, g.f_w, g.n_C_prev, 1, 1, q, g.n_H_prev, g.n_W_prev)
 
 
-def input_gradient_of(dZ: np.ndarray, W: np.ndarray, g: ConvGeometry) -> np.ndarray:
-    """dA_prev of a stride-1 convolution as the banded forward pass of its transposed geometry:
-    each output lands in place (no scatter of overlapping segments)."""
+def input_gradient_of(dZ: np.ndarray, W: np.ndarray, transposed: ConvGeometry) -> np.ndarray:
+    """dA_prev of a stride-1 convolution as the banded forward pass of its transposed geometry
+    (:func:`_transposed`): each output lands in place (no scatter of overlapping segments)."""
     flipped = np.ascontiguousarray(W[::-1, ::-1].transpose(0, 1, 3, 2))  # (f_h, f_w, n_C, n_C_prev)
-    zero = np.zeros(g.n_C_prev, dtype=dZ.dtype)
-    return conv_forward(dZ, flipped, zero, _transposed(g), INPUT_GRADIENT_WIDTH)
+    zero = np.zeros(transposed.n_C, dtype=dZ.dtype)
+    return conv_forward(dZ, flipped, zero, transposed, INPUT_GRADIENT_WIDTH)
