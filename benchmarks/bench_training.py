@@ -21,6 +21,15 @@ backward calls; torch's from forward hooks on the same groups of modules and ten
 on their outputs (the moment each group's output gradient is ready). The loss and the
 optimizer step are timed apart; what is left is "other".
 
+Products (``products`` in the breakdown): for every convolution, the plain ``np.matmul`` calls an
+im2col convolution of its shapes cannot do without -- forward ``cols @ W`` (rows = examples x output
+positions, columns = f_h x f_w x n_C_prev), backward ``dZ^T @ cols`` for dW and, where the model asks
+for the input gradient, ``dZ @ W^T`` -- on random matrices of those shapes, BLAS on the same threads,
+the fastest of a few calls for a full batch and for the last, partial one, summed over an epoch's
+batches. It is the cost of the arithmetic at BLAS's own speed on these shapes with no other work (no
+window copies, no scatter, no bias): a kernel below it saves multiplications (Winograd) or multiplies
+faster than BLAS does. Beside it, the BLAS speed of one square product (1024^3) on the same threads.
+
 Peak memory (``--memory``): in a fresh process per contender, the extra peak resident
 size of one training step after a warm-up step, as ``bench_kernels.py`` measures it.
 """
@@ -35,7 +44,8 @@ import time
 import numpy as np
 
 import harness
-from cnnstep.nn import Adam, architectures
+from cnnstep._kernels import checks
+from cnnstep.nn import Adam, Conv2D, architectures
 from cnnstep.nn.losses import softmax_cross_entropy
 from training_report import format_report, save
 from training_torch import _torch_breakdown, _torch_epoch, _torch_model
@@ -107,6 +117,63 @@ def _cnnstep_breakdown(model, X, y, batch_size) -> tuple[dict, float]:
     return clock.seconds, total
 
 
+# --------------------------------------------------------------------------- the products' floor
+
+
+def _fastest(call, repeat: int) -> float:
+    best = float("inf")
+    for _ in range(repeat):
+        start = time.perf_counter()
+        call()
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
+def _conv_products(layer, m: int, input_gradient: bool, rng, repeat: int) -> dict:
+    """Seconds of the plain products of one im2col convolution of ``layer`` on a batch of ``m``."""
+    W = layer.params["W"]
+    g = checks.conv_geometry((m, *layer.input_shape), W.shape, layer.hparameters, "products")
+    rows, depth = m * g.n_H * g.n_W, g.f_h * g.f_w * g.n_C_prev
+    cols = rng.random((rows, depth), dtype=np.float32)
+    dZ = rng.random((rows, g.n_C), dtype=np.float32)
+    W2 = W.reshape(depth, g.n_C)
+    seconds = {"forward": _fastest(lambda: cols @ W2, repeat), "backward": _fastest(lambda: dZ.T @ cols, repeat)}
+    if input_gradient:
+        seconds["backward"] += _fastest(lambda: dZ @ W2.T, repeat)
+    seconds["flop"] = {
+        "forward": 2.0 * rows * depth * g.n_C,
+        "backward": (4.0 if input_gradient else 2.0) * rows * depth * g.n_C,
+    }
+    return seconds
+
+
+def _products(model, examples: int, batch_size: int, seed: int, repeat: int = 5) -> dict:
+    """Per convolution step: the epoch's seconds (and FLOPs) of its plain products; see the module's text."""
+    rng = np.random.default_rng(seed)
+    full, rest = divmod(examples, batch_size)
+    first = next(i for i, layer in enumerate(model.layers) if layer.params)
+    out = {}
+    for indices, _ in model.plan:
+        layer = model.layers[indices[0]]
+        if not isinstance(layer, Conv2D):
+            continue
+        total = {"forward": 0.0, "backward": 0.0, "flop": {"forward": 0.0, "backward": 0.0}}
+        for m, count in ((batch_size, full), (rest, 1)):
+            if m == 0 or count == 0:
+                continue
+            one = _conv_products(layer, m, indices[0] != first, rng, repeat)
+            for op in ("forward", "backward"):
+                total[op] += count * one[op]
+                total["flop"][op] += count * one["flop"][op]
+        out[indices] = total
+    return out
+
+
+def _square_gflops(size: int = 1024, repeat: int = 5) -> float:
+    a = np.random.default_rng(0).random((size, size), dtype=np.float32)
+    return 2.0 * size**3 / _fastest(lambda: a @ a, repeat) / 1e9
+
+
 # --------------------------------------------------------------------------- memory
 
 
@@ -139,7 +206,7 @@ def _summary(values: list) -> dict:
     return {"median_s": float(np.median(values)), "min_s": float(np.min(values)), "seconds": [float(v) for v in values]}
 
 
-def _layer_rows(model, keys, ours: dict, theirs: dict | None) -> list:
+def _layer_rows(model, keys, ours: dict, theirs: dict | None, products: dict) -> list:
     rows = []
     for indices in keys:
         row = {"layers": list(indices), "label": _label(model, indices)}
@@ -147,6 +214,8 @@ def _layer_rows(model, keys, ours: dict, theirs: dict | None) -> list:
             if seconds is None:
                 continue
             row[who] = {op: seconds.get((indices, op), 0.0) for op in ("forward", "backward")}
+        if indices in products:
+            row["products"] = products[indices]
         rows.append(row)
     return rows
 
@@ -224,8 +293,11 @@ def run(
                 if net is not None:
                     time.sleep(pause)
                     theirs, theirs_total = _torch_breakdown(torch, net, keys, X, y, batch_size)
+                time.sleep(pause)
+                products = _products(model, examples, batch_size, seed)
                 entry["breakdown"] = {
-                    "rows": _layer_rows(model, keys, ours, theirs),
+                    "rows": _layer_rows(model, keys, ours, theirs, products),
+                    "square_gflops": _square_gflops(),
                     "epoch_s": {"cnnstep": ours_total, **({"torch": theirs_total} if net is not None else {})},
                     "extra_s": {
                         "cnnstep": {k: ours.get(k, 0.0) for k in ("loss", "optimizer")},

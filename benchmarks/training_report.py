@@ -67,8 +67,28 @@ def format_report(results: dict) -> str:
             f"{name}: one instrumented epoch, seconds per step (cnnstep {_s(b['epoch_s']['cnnstep'])} s"
             + (f", torch {_s(b['epoch_s']['torch'])} s" if has_torch else "")
             + "); ratio = cnnstep / torch of forward + backward",
+            "products: the plain matmuls of an im2col convolution of that layer's shapes (fwd + bwd, s), and each "
+            "side's time over them"
+            + (
+                f"; a square 1024^3 product runs at {b['square_gflops']:.0f} GFLOP/s here"
+                if "square_gflops" in b
+                else ""
+            ),
         ]
-        rows = [["step", "cnnstep fwd", "bwd", "torch fwd", "bwd", "ratio", "share of cnnstep"]]
+        rows = [
+            [
+                "step",
+                "cnnstep fwd",
+                "bwd",
+                "torch fwd",
+                "bwd",
+                "ratio",
+                "share of cnnstep",
+                "products",
+                "cnnstep/",
+                "torch/",
+            ]
+        ]
         total = b["epoch_s"]["cnnstep"]
         accounted = {"cnnstep": 0.0, "torch": 0.0}
         for row in b["rows"]:
@@ -77,10 +97,14 @@ def format_report(results: dict) -> str:
             ours_sum = ours["forward"] + ours["backward"]
             accounted["cnnstep"] += ours_sum
             ratio = harness.NA
+            both = None
             if theirs is not None:
                 accounted["torch"] += theirs["forward"] + theirs["backward"]
                 both = theirs["forward"] + theirs["backward"]
                 ratio = _r(ours_sum / both) if both > 0 else harness.NA
+            floor = row.get("products")
+            floor_s = floor["forward"] + floor["backward"] if floor else None
+            over = [_r(t / floor_s) if floor_s and t is not None else "" for t in (ours_sum, both)]
             rows.append(
                 [
                     row["label"],
@@ -90,6 +114,8 @@ def format_report(results: dict) -> str:
                     _s(theirs["backward"]) if theirs else harness.NA,
                     ratio,
                     f"{100 * ours_sum / total:.0f}%",
+                    _s(floor_s) if floor_s else "",
+                    *over,
                 ]
             )
         for key in ("loss", "optimizer"):
@@ -112,7 +138,8 @@ def format_report(results: dict) -> str:
         other = total - accounted["cnnstep"]
         other_torch = b["epoch_s"]["torch"] - accounted["torch"] if has_torch else None
         rows.append(["other", _s(other), "", _s(other_torch), "", "", f"{100 * other / total:.0f}%"])
-        lines += harness.table(rows, "<>>>>>>")
+        width = len(rows[0])
+        lines += harness.table([row + [""] * (width - len(row)) for row in rows], "<" + ">" * (width - 1))
     return "\n".join(lines) + "\n"
 
 

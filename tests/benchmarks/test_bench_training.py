@@ -50,6 +50,26 @@ def test_the_breakdown_has_a_row_per_step_and_covers_every_layer(tiny):
     assert "instrumented epoch" in text and "optimizer" in text
 
 
+def test_the_products_floor_counts_each_convolutions_multiplications(tiny):
+    # examples 10, batch 4: two full batches and one of 2; the first convolution has no input gradient
+    for name, entry in tiny["models"].items():
+        model = architectures.build(name, (12, 12, 3), 10)
+        rows = entry["breakdown"]["rows"]
+        convs = [row for row in rows if "Conv2D" in row["label"]]
+        assert convs and all(("products" in row) == (row in convs) for row in rows)
+        for k, row in enumerate(convs):
+            layer = model.layers[row["layers"][0]]
+            n_H, n_W, n_C = layer.output_shape(layer.input_shape)
+            f_h, f_w = layer.kernel_size
+            per_example = 2.0 * n_H * n_W * f_h * f_w * layer.input_shape[2] * n_C
+            flop = row["products"]["flop"]
+            assert flop["forward"] == 10 * per_example
+            assert flop["backward"] == (1 if k == 0 else 2) * 10 * per_example
+            assert row["products"]["forward"] > 0 and row["products"]["backward"] > 0
+        assert entry["breakdown"]["square_gflops"] > 0
+    assert "products" in bench_training.format_report(tiny)
+
+
 def test_the_step_timers_are_removed_after_the_breakdown(tiny):
     result = tiny
     model = architectures.build("application", (12, 12, 3), 10)
