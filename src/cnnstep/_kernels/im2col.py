@@ -38,6 +38,12 @@ def _parts(g: ConvGeometry, itemsize: int):
     return _config.chunks(g.m, _per_example(g, itemsize), _config.chunk_budget(2 * _config.CACHE_CHUNK_BYTES))
 
 
+def pointwise(g: ConvGeometry) -> bool:
+    """1x1 windows at stride 1 without padding: every window is one pixel's channels, so the
+    window matrix is the input itself (a Dense layer, a 1x1 convolution)."""
+    return g.f_h == g.f_w == 1 and g.s_h == g.s_w == 1 and not g.pad.any
+
+
 class _Windows:
     """One thread's window matrix for chunks of up to ``mc`` examples, and the zero frame
     (padding only) the chunks are placed in: both reused from chunk to chunk."""
@@ -47,9 +53,15 @@ class _Windows:
         self.buffer = np.empty((mc * g.n_H * g.n_W, g.f_h * g.f_w * g.n_C_prev), dtype=dtype)
         self.framed = _frame.blank(mc, g.n_H_prev, g.n_W_prev, g.n_C_prev, g.pad, dtype) if g.pad.any else None
 
-    def cols(self, A_part: np.ndarray) -> np.ndarray:
-        """(mp * n_H * n_W, K) <- the windows of the chunk A_part."""
+    def cols(self, A_part: np.ndarray, read_only: bool = False) -> np.ndarray:
+        """(mp * n_H * n_W, K) <- the windows of the chunk A_part.
+
+        ``read_only``: the caller only reads the matrix, so 1x1 windows of a contiguous chunk
+        may be the chunk's own memory (no copy).
+        """
         g = self.g
+        if read_only and pointwise(g) and A_part.flags.c_contiguous:
+            return A_part.reshape(-1, g.n_C_prev)
         source = A_part if self.framed is None else _frame.put(self.framed, A_part, g.pad)
         cols = self.buffer[: A_part.shape[0] * g.n_H * g.n_W]
         np.copyto(cols.reshape(-1, g.n_H, g.n_W, g.f_h, g.f_w, g.n_C_prev), windows(source, g))
@@ -72,7 +84,7 @@ def conv_forward(A: np.ndarray, W: np.ndarray, b: np.ndarray, g: ConvGeometry) -
         scratch = _Windows(g, _config.largest(parts), A.dtype)
         for part in group:
             rows = (part.stop - part.start) * g.n_H * g.n_W
-            cols = scratch.cols(A[part])
+            cols = scratch.cols(A[part], read_only=True)
             Z_part = Z[part].reshape(rows, g.n_C)
             # m h w (i j c) , (i j c) k -> m h w k
             np.matmul(cols, W2, out=Z_part)
@@ -123,10 +135,14 @@ def conv_backward(dZ: np.ndarray, A: np.ndarray, W: np.ndarray, g: ConvGeometry,
         for part in group:
             rows = (part.stop - part.start) * g.n_H * g.n_W
             dZ2 = np.ascontiguousarray(dZ[part]).reshape(rows, g.n_C)
-            cols = scratch.cols(A[part])
+            cols = scratch.cols(A[part], read_only=pointwise(g))
             # k M , M (i j c) -> k (i j c)
             dWt += dZ2.T @ cols
-            if back is not None:
+            if back is None:
+                continue
+            if pointwise(g):  # the window matrix's gradient is dA_prev itself
+                np.matmul(dZ2, W2.T, out=dx[part].reshape(rows, g.n_C_prev))
+            else:
                 back.add(part, np.matmul(dZ2, W2.T, out=cols))  # M k , k (i j c) -> M (i j c)
         return dWt
 
