@@ -325,7 +325,7 @@ class Spread:
         dA[m, y, q * B + b, c]  = Y[m, y, q, (B + b, c)] + Y[m, y, q + 1, (b, c)]
 
     (Wf the flipped filters, (f_h, f_w, n_C, n_C_prev)): output block q takes the second half of
-    its own row's outputs and the first half of the next row's, one add. The product is
+    its own data row's outputs and the first half of the next data row's, one add. The product is
     2 (f_w - 1) / f_w times a direct convolution's multiplications (4/3 for 3x3 filters, where
     the band's blocks of B' = 4 cost 2).
     """
@@ -333,7 +333,7 @@ class Spread:
     @staticmethod
     def applicable(t: ConvGeometry) -> bool:
         """f_w >= 3 and at least ``SPREAD_MIN_FILTERS`` channels of the output gradient: there
-        its halved copy and product outweigh the add (see ``SPREAD_MIN_FILTERS``)."""
+        its smaller copy and product outweigh the add (see ``SPREAD_MIN_FILTERS``)."""
         return t.s_h == 1 and t.s_w == 1 and t.f_w >= 3 and t.n_C_prev >= SPREAD_MIN_FILTERS
 
     def __init__(self, t: ConvGeometry):
