@@ -142,6 +142,7 @@ CONV_KERNEL_CASES = [
     ("winograd", (5, 7, 6, 8), (3, 3, 8, 9), {"stride": 1, "pad": 1}),
     ("band", (5, 9, 10, 3), (4, 4, 3, 8), {"stride": 1, "pad": "same"}),
     ("band", (5, 9, 10, 3), (3, 3, 3, 16), {"stride": 2, "pad": 0}),  # last block past the output
+    ("band", (5, 9, 11, 3), (3, 3, 3, 16), {"stride": 1, "pad": 1}),  # dA_prev by Spread, last block past n_W
     ("im2col", (5, 8, 7, 9), (3, 2, 9, 5), {"stride": (2, 1), "pad": 1}),
 ]
 
@@ -468,7 +469,8 @@ def test_an_error_in_one_part_reaches_the_caller():
 NAN_CASES = [
     ((2, 8, 8, 8), (3, 3, 8, 8), {"stride": 1, "pad": 1}),  # Winograd
     ((2, 9, 10, 3), (4, 4, 3, 8), {"stride": 1, "pad": "same"}),  # banded
-    ((2, 9, 10, 3), (3, 3, 3, 16), {"stride": 1, "pad": 0}),  # banded, trailing columns
+    ((2, 9, 10, 3), (3, 3, 3, 16), {"stride": 1, "pad": 0}),  # banded, trailing columns; dA_prev by Spread
+    ((2, 9, 11, 3), (5, 5, 3, 16), {"stride": 1, "pad": 2}),  # dA_prev by Spread, last block past n_W
 ]
 
 
@@ -596,6 +598,40 @@ def test_band_input_gradient_gathered_or_scattered_agrees(rng, a_shape, w_shape,
     assert (_band._transposed(g) is not None) is gathered
     tol = 1e-10 if dtype == np.float64 else rounding_bound(np.float32, a_shape[0] * a_shape[1] * a_shape[2])
     check_against_reference(rng, a_shape, w_shape, hp, dtype=dtype, tol=tol)
+
+
+@pytest.mark.parametrize(
+    "a_shape, w_shape, hp, spread",
+    [
+        ((3, 9, 11, 3), (3, 3, 3, 16), {"stride": 1, "pad": 1}, True),  # B = 2, last block past n_W
+        ((3, 9, 10, 3), (3, 3, 3, 15), {"stride": 1, "pad": 1}, False),  # one filter fewer: the band
+        ((2, 8, 9, 3), (4, 4, 3, 16), {"stride": 1, "pad": "same"}, True),  # B = 3, pads 1 and 2
+        ((2, 8, 9, 3), (4, 4, 3, 8), {"stride": 1, "pad": "same"}, False),
+        ((2, 9, 11, 3), (5, 5, 3, 17), {"stride": 1, "pad": 2}, True),  # B = 4
+        ((2, 7, 8, 2), (3, 3, 2, 16), {"stride": 1, "pad": ((2, 0), (0, 2))}, True),  # pad f - 1 and 0
+        ((2, 6, 7, 1), (3, 3, 1, 64), {"stride": 1, "pad": 0}, True),
+        ((2, 5, 1, 3), (3, 1, 3, 16), {"stride": 1, "pad": (1, 0)}, False),  # f_w = 1
+        ((2, 6, 7, 3), (2, 2, 3, 16), {"stride": 1, "pad": 0}, False),  # f_w = 2: the band
+        ((2, 5, 3, 3), (3, 3, 3, 16), {"stride": 1, "pad": (1, 0)}, True),  # a single output column
+        ((0, 6, 7, 3), (3, 3, 3, 16), {"stride": 1, "pad": 1}, True),  # no examples
+    ],
+)
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_both_sides_of_the_spread_input_gradient_agree(rng, monkeypatch, a_shape, w_shape, hp, spread, dtype):
+    """From SPREAD_MIN_FILTERS filters and f_w >= 3 the stride-1 input gradient is Spread's
+    (rows of f_w - 1 positions, two halves added), else the band's forward pass of dZ:
+    the loops' numbers on both sides, float32 within the rounding bound of dW's sum."""
+    from cnnstep._kernels import band as _band
+
+    g = geometry(np.zeros(a_shape), np.zeros(w_shape), hp)
+    assert _band.applicable(g) and _band._transposed(g) is not None
+    assert _band.Spread.applicable(_band._transposed(g)) is spread
+    calls = []
+    spreads = _band.Spread.input_gradient
+    monkeypatch.setattr(_band.Spread, "input_gradient", lambda *args: calls.append(1) or spreads(*args))
+    tol = 1e-10 if dtype == np.float64 else rounding_bound(np.float32, max(1, a_shape[0]) * a_shape[1] * a_shape[2])
+    check_against_reference(rng, a_shape, w_shape, hp, dtype=dtype, tol=tol)
+    assert bool(calls) is spread
 
 
 @pytest.mark.parametrize("filters, expected", [(8, True), (16, True), (64, True), (65, False)])

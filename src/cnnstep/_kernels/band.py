@@ -16,6 +16,8 @@ its output lands directly in NHWC order. The backward pass runs the same algebra
 reverse: ``dT = X^T dZ`` folds back onto ``dW``. With stride 1 the input gradient is itself
 a stride-1 convolution of dZ (flipped filters), computed by the same banded forward pass;
 otherwise ``dX = dZ T^T`` is added, segment by segment, onto the padded input gradient.
+With many filters the stride-1 input gradient is :class:`Spread`'s instead: rows of f_w - 1
+positions of dZ that do not overlap, each mapped to all the outputs it reaches, two halves added.
 """
 
 from __future__ import annotations
@@ -57,6 +59,29 @@ def block(g: ConvGeometry, width: int = 32) -> int:
     return B
 
 
+def _segments(framed: np.ndarray, out: np.ndarray, n_H: int, nb: int, f_h: int, s_h: int, step: int, length: int):
+    """The data rows (m * n_H * nb, f_h * length * C) in ``out``: row (m, h, q) holds, for each
+    i < f_h, columns ``q * step`` to ``q * step + length`` of the framed input's row ``h * s_h + i``.
+
+    Each segment is copied as one element of an opaque length * C * itemsize byte type:
+    numpy then moves whole segments instead of running its float loop on each short run
+    (32x64x64x3 under 3x3, B = 2: 0.33 ms against 0.52 per 16 examples).
+    """
+    seg = length * framed.shape[3] * framed.itemsize
+    raw = framed.view(np.uint8)
+    sm, sh, sw, _ = raw.strides
+    segments = np.lib.stride_tricks.as_strided(
+        raw, shape=(framed.shape[0], n_H, nb, f_h, seg), strides=(sm, s_h * sh, step * sw, sh, 1), writeable=False
+    )
+    X = out[: framed.shape[0] * n_H * nb]
+    raw_X = X.view(np.uint8)  # (rows, row bytes), its rows possibly wider (a column of ones)
+    r = raw_X.strides[0]
+    target = np.lib.stride_tricks.as_strided(raw_X, shape=segments.shape, strides=(n_H * nb * r, nb * r, r, seg, 1))
+    void = np.dtype((np.void, seg))
+    np.copyto(target.view(void), segments.view(void))
+    return X
+
+
 class Band:
     """The banded geometry of one convolution: block size, padded frame, strides."""
 
@@ -77,31 +102,9 @@ class Band:
         return _frame.blank(mc, g.n_H_prev, g.n_W_prev, g.n_C_prev, g.pad, dtype, width=self.W_pad)
 
     def data(self, framed: np.ndarray, out: np.ndarray) -> np.ndarray:
-        """X (m * n_H * nb, f_h * L * C) in ``out``: per output block, its f_h input row segments.
-
-        Each segment is copied as one element of an opaque L * C * itemsize byte type:
-        numpy then moves whole segments instead of running its float loop on each short run
-        (32x64x64x3 under 3x3, B = 2: 0.33 ms against 0.52 per 16 examples).
-        """
+        """X (m * n_H * nb, f_h * L * C) in ``out``: per output block, its f_h input row segments."""
         g = self.g
-        seg = self.L * g.n_C_prev * framed.itemsize
-        raw = framed.view(np.uint8)
-        sm, sh, sw, _ = raw.strides
-        segments = np.lib.stride_tricks.as_strided(
-            raw,
-            shape=(framed.shape[0], g.n_H, self.nb, g.f_h, seg),
-            strides=(sm, g.s_h * sh, self.step * sw, sh, 1),
-            writeable=False,
-        )
-        X = out[: framed.shape[0] * g.n_H * self.nb]
-        raw_X = X.view(np.uint8)  # (rows, row bytes), its rows possibly wider (a column of ones)
-        r = raw_X.strides[0]
-        target = np.lib.stride_tricks.as_strided(
-            raw_X, shape=segments.shape, strides=(g.n_H * self.nb * r, self.nb * r, r, seg, 1)
-        )
-        void = np.dtype((np.void, seg))
-        np.copyto(target.view(void), segments.view(void))
-        return X
+        return _segments(framed, out, g.n_H, self.nb, g.f_h, g.s_h, self.step, self.L)
 
     def filters(self, W: np.ndarray) -> np.ndarray:
         """T (f_h * L * C, B * n_C), the banded filter matrix."""
@@ -206,11 +209,11 @@ def conv_forward(A: np.ndarray, W: np.ndarray, b: np.ndarray, g: ConvGeometry, w
                 Zb = (X @ T).reshape(-1, g.n_H, band.nb * band.B, g.n_C)
                 Z[part] = Zb[:, :, : g.n_W]
 
-    _run(task, band, parts, A.dtype.itemsize)
+    _run(task, parts, _per_example(band, A.dtype.itemsize), _size(band))
     return Z
 
 
-def _run(task, band: Band, parts, itemsize: int) -> list:
+def _run(task, parts, per_example: int, size: int) -> list:
     """The chunks over cnnstep's threads, BLAS on one thread throughout.
 
     Also when they run serially (small batches): BLAS's two threads measured up to 10x
@@ -219,9 +222,13 @@ def _run(task, band: Band, parts, itemsize: int) -> list:
     weight gradient's product ``dZb^T @ X`` reduces over its long axis, which BLAS's
     threads do not split (32x64x64x3 -> 3x3x16, dW only: 6-8 ms against 17-39).
     """
-    size = band.g.m * band.g.n_H * band.nb * band.row
     with _blas.single_threaded():
-        return _parallel.run_chunks(task, parts, _per_example(band, itemsize), size)
+        return _parallel.run_chunks(task, parts, per_example, size)
+
+
+def _size(band: Band) -> int:
+    """The numbers of the whole batch's data rows: whether the chunks go to several threads."""
+    return band.g.m * band.g.n_H * band.nb * band.row
 
 
 def conv_backward(dZ: np.ndarray, A: np.ndarray, W: np.ndarray, g: ConvGeometry, input_gradient: bool = True):
@@ -258,7 +265,7 @@ def conv_backward(dZ: np.ndarray, A: np.ndarray, W: np.ndarray, g: ConvGeometry,
             dx[part] = grad[:, g.pad.top : g.pad.top + g.n_H_prev, g.pad.left : g.pad.left + g.n_W_prev, :]
         return dT
 
-    dT = sum(_run(task, band, parts, A.dtype.itemsize))
+    dT = sum(_run(task, parts, _per_example(band, A.dtype.itemsize), _size(band)))
     return dx, band.fold(dT[: band.row]), dT[band.row].reshape(band.B, g.n_C).sum(axis=0)
 
 
@@ -267,6 +274,15 @@ def conv_backward(dZ: np.ndarray, A: np.ndarray, W: np.ndarray, g: ConvGeometry,
 # (one thread, 64x32x32x3 -> 3x3x16: 3.5 ms against 4.7 for B' = 2 and 3.9 for 8; 32x64x64x3
 # -> 4x4x8: 5.8 against 7.5 and 5.7), and against 6.8 and 9.4 by the scatter.
 INPUT_GRADIENT_WIDTH = 12
+
+# :class:`Spread` takes the input gradient from the band with this many filters or more (and
+# f_w >= 3): what it saves (a smaller copy and product) grows with the output gradient's
+# channels, what it adds (the halves' add) with the input's. One thread, alternating, fastest
+# calls: 64x32x32x3 -> 3x3x16 3.25 ms against 3.69, 32x32x32x3 -> 5x5x16 2.85 against 3.63,
+# -> 3x3x32 0.90x, 16x32x32x3 -> 3x3x64 0.80x, 32x64x64x3 -> 4x4x16 0.93x; with 8 filters no
+# gain (32x64x64x3 -> 4x4x8 0.95x, medians 1.00x; -> 3x3x8 1.06x), and 2x2 filters (B = 1)
+# slower (1.30x).
+SPREAD_MIN_FILTERS = 16
 
 
 def _transposed(g: ConvGeometry) -> ConvGeometry | None:
@@ -284,8 +300,87 @@ def _transposed(g: ConvGeometry) -> ConvGeometry | None:
 
 
 def input_gradient_of(dZ: np.ndarray, W: np.ndarray, transposed: ConvGeometry) -> np.ndarray:
-    """dA_prev of a stride-1 convolution as the banded forward pass of its transposed geometry
-    (:func:`_transposed`): each output lands in place (no scatter of overlapping segments)."""
+    """dA_prev of a stride-1 convolution from its transposed geometry (:func:`_transposed`): by
+    :class:`Spread` where it applies, else as the banded forward pass of that geometry. Either
+    way each output is a sum of its own terms and exact zeros (no scatter of overlapping segments)."""
     flipped = np.ascontiguousarray(W[::-1, ::-1].transpose(0, 1, 3, 2))  # (f_h, f_w, n_C, n_C_prev)
+    if Spread.applicable(transposed):
+        return Spread(transposed).input_gradient(dZ, flipped)
     zero = np.zeros(transposed.n_C, dtype=dZ.dtype)
     return conv_forward(dZ, flipped, zero, transposed, INPUT_GRADIENT_WIDTH)
+
+
+class Spread:
+    """The input gradient of a stride-1 convolution, each data row spread over the outputs it reaches.
+
+    ``t`` is the transposed geometry (:func:`_transposed`): a stride-1 convolution of the output
+    gradient (``t.n_C_prev`` channels, the layer's filters) giving dA_prev (``t.n_C`` channels).
+    A data row holds B = f_w - 1 neighbouring input positions of one row of blocks, for each of
+    the f_h input rows: ``f_h`` segments of B columns that do not overlap (with 3x3 filters about
+    two thirds of the band's copy, whose segments of B' + 2 columns start B' apart). Its product
+    with ``U`` gives all 2B outputs those positions reach::
+
+        U[(i, u, k), (e, c)]    = Wf[i, u + B - e, k, c]   where 0 <= u + B - e < f_w, else 0
+        Y[m, y, q, (e, c)]      = sum over (i, u, k) of X[m, y, q, (i, u, k)] * U[(i, u, k), (e, c)]
+        dA[m, y, q * B + b, c]  = Y[m, y, q, (B + b, c)] + Y[m, y, q + 1, (b, c)]
+
+    (Wf the flipped filters, (f_h, f_w, n_C, n_C_prev)): output block q takes the second half of
+    its own data row's outputs and the first half of the next data row's, one add. The product is
+    2 (f_w - 1) / f_w times a direct convolution's multiplications (4/3 for 3x3 filters, where
+    the band's blocks of B' = 4 cost 2).
+    """
+
+    @staticmethod
+    def applicable(t: ConvGeometry) -> bool:
+        """f_w >= 3 and at least ``SPREAD_MIN_FILTERS`` channels of the output gradient: there
+        its smaller copy and product outweigh the add (see ``SPREAD_MIN_FILTERS``)."""
+        return t.s_h == 1 and t.s_w == 1 and t.f_w >= 3 and t.n_C_prev >= SPREAD_MIN_FILTERS
+
+    def __init__(self, t: ConvGeometry):
+        self.t = t
+        self.B = t.f_w - 1
+        self.nb = -(-t.n_W // self.B)  # output blocks per row (the last may run past n_W)
+        self.nb_in = self.nb + 1  # data rows per row: the last block also takes the next row's first half
+        self.row = t.f_h * self.B * t.n_C_prev
+        self.width = self.nb_in * self.B  # >= n_W + f_w - 1, the padded input's width
+
+    def filters(self, Wf: np.ndarray) -> np.ndarray:
+        """U (f_h * B * n_C, 2 B * n_C_prev) from the flipped filters (f_h, f_w, n_C, n_C_prev)."""
+        t, B = self.t, self.B
+        U = np.zeros((t.f_h, B, t.n_C_prev, 2 * B, t.n_C), dtype=Wf.dtype)
+        for u in range(B):
+            for j in range(t.f_w):
+                U[:, u, :, u + B - j, :] = Wf[:, j]
+        return U.reshape(self.row, 2 * B * t.n_C)
+
+    def per_example(self, itemsize: int) -> int:
+        """Scratch bytes per example: its data rows and their products."""
+        return self.t.n_H * self.nb_in * (self.row + 2 * self.B * self.t.n_C) * itemsize
+
+    def input_gradient(self, dZ: np.ndarray, Wf: np.ndarray) -> np.ndarray:
+        """dA_prev (m, n_H, n_W, n_C) of the transposed geometry, chunk by chunk on cnnstep's threads."""
+        t, B = self.t, self.B
+        U = self.filters(Wf)
+        dx = np.empty((t.m, t.n_H, t.n_W, t.n_C), dtype=dZ.dtype)
+        exact = self.nb * B == t.n_W
+        per_example = self.per_example(dZ.itemsize)
+        parts = _config.chunks(t.m, per_example, _config.chunk_budget(_config.CACHE_CHUNK_BYTES))
+        mc = _config.largest(parts)
+
+        def task(group):
+            framed = _frame.blank(mc, t.n_H_prev, t.n_W_prev, t.n_C_prev, t.pad, dZ.dtype, width=self.width)
+            X = np.empty((mc * t.n_H * self.nb_in, self.row), dtype=dZ.dtype)
+            Y = np.empty((X.shape[0], 2 * B * t.n_C), dtype=dZ.dtype)
+            wide = None if exact else np.empty((mc, t.n_H, self.nb * B, t.n_C), dtype=dZ.dtype)
+            for part in group:
+                n = part.stop - part.start
+                rows = _segments(_frame.put(framed, dZ[part], t.pad), X, t.n_H, self.nb_in, t.f_h, 1, B, B)
+                # m y q (i u k) , (i u k) (e c) -> m y q (e c), then each block's two halves
+                halves = np.matmul(rows, U, out=Y[: rows.shape[0]]).reshape(n, t.n_H, self.nb_in, 2, B * t.n_C)
+                out = dx[part] if exact else wide[:n]
+                np.add(halves[:, :, :-1, 1], halves[:, :, 1:, 0], out=out.reshape(n, t.n_H, self.nb, B * t.n_C))
+                if not exact:
+                    dx[part] = out[:, :, : t.n_W]
+
+        _run(task, parts, per_example, t.m * t.n_H * self.nb_in * self.row)
+        return dx
