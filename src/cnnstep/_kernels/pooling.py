@@ -314,25 +314,21 @@ def _max_backward_fast(dy, x, x_max, rows, g: PoolGeometry, out: np.ndarray, wid
     else:
         hit = np.empty(dy.shape, dtype=bool)
         share = np.empty_like(dy)
-        _accumulate(
-            to_rows,
-            2,
-            g.s_w,
-            g.n_W,
-            (_masked(rows[:, :, j : j + span_w : g.s_w], x_max, dy, share, hit) for j in range(g.f_w)),
-        )
+
+        def to_columns(j, place):
+            return _masked(rows[:, :, j : j + span_w : g.s_w], x_max, dy, share if place is None else place, hit)
+
+        _accumulate(to_rows, 2, g.s_w, g.n_W, g.f_w, to_columns)
     # column maxima -> cells
     x_pad = _padded(x, g, -np.inf)
     target = _padded(out, g, 0) if g.pad.any else out
     hit = np.empty(rows.shape, dtype=bool)
     share = np.empty_like(to_rows)
-    _accumulate(
-        target,
-        1,
-        g.s_h,
-        g.n_H,
-        (_masked(x_pad[:, i : i + span_h : g.s_h], rows, to_rows, share, hit) for i in range(g.f_h)),
-    )
+
+    def to_cells(i, place):
+        return _masked(x_pad[:, i : i + span_h : g.s_h], rows, to_rows, share if place is None else place, hit)
+
+    _accumulate(target, 1, g.s_h, g.n_H, g.f_h, to_cells)
     if g.pad.any:
         p = g.pad
         out[...] = target[:, p.top : p.top + g.n_H_prev, p.left : p.left + g.n_W_prev, :]
@@ -368,12 +364,15 @@ def _route_columns(rows, wide, dy, g: PoolGeometry, to_rows: np.ndarray) -> np.n
     return to_rows
 
 
-def _accumulate(target: np.ndarray, axis: int, s: int, n: int, values) -> np.ndarray:
-    """target = the sum of ``values`` (one array per window offset k = 0, 1, ...), each placed
-    along ``axis`` at k, k + s, ..., k + (n - 1) * s; cells no offset reaches are zero.
+def _accumulate(target: np.ndarray, axis: int, s: int, n: int, count: int, value) -> np.ndarray:
+    """target = the sum of the values of window offsets k = 0 .. count - 1, each placed along
+    ``axis`` at k, k + s, ..., k + (n - 1) * s; cells no offset reaches are zero.
 
-    With stride 1 the first offset's slice is one contiguous range, so it is assigned (and
-    the cells past it zeroed) instead of zeroing the whole target first: one pass less.
+    ``value(k, place)`` gives offset k's value: written into ``place`` (a view of ``target``)
+    when one is given, otherwise any array (then added). With stride 1 the first offset's
+    place is one contiguous range: its value is computed straight into it (no scratch to copy
+    from) and the cells past it zeroed, instead of zeroing the whole target and adding. Other
+    strides zero the target and add every offset (so zeros keep the sign the loops' sums give).
     """
     span = _span(n, s)
 
@@ -382,28 +381,39 @@ def _accumulate(target: np.ndarray, axis: int, s: int, n: int, values) -> np.nda
         index[axis] = piece
         return tuple(index)
 
-    for k, value in enumerate(values):
+    for k in range(count):
+        place = target[along(slice(k, k + span, s))]
         if k == 0 and s == 1:
-            target[along(slice(0, span))] = value
+            value(0, place)
             target[along(slice(span, None))] = 0
             continue
         if k == 0:
             target[...] = 0
-        target[along(slice(k, k + span, s))] += value
+        place += value(k, None)
     return target
+
+
+def _copied(array: np.ndarray):
+    """A ``value`` for :func:`_accumulate` that is ``array`` at every offset."""
+
+    def value(k: int, place):
+        if place is None:
+            return array
+        np.copyto(place, array)
+        return place
+
+    return value
 
 
 def _masked(cells, maxima, grad, out, hit=None) -> np.ndarray:
     """out = (cells == maxima) * grad (maxima and grad broadcast over the cells).
 
-    The mask is compared into booleans, copied to numbers, then multiplied: measured
-    faster than comparing straight into floats (a casting loop) or multiplying by the
-    booleans. As in the exercise's ``mask * dy``, a NaN gradient reaches its whole window.
+    The mask is compared into booleans and multiplied as they are (NumPy casts them to
+    numbers in small buffers inside the product): one pass over ``out`` instead of a copy
+    and a product. As in the exercise's ``mask * dy``, a NaN gradient reaches its whole window.
     """
     hit = np.equal(cells, maxima, out=hit)
-    np.copyto(out, hit)
-    out *= grad
-    return out
+    return np.multiply(hit, grad, out=out)
 
 
 def _zero_uncovered(out: np.ndarray, g: PoolGeometry) -> None:
@@ -453,8 +463,8 @@ def average_backward(dy: np.ndarray, g: PoolGeometry, out: np.ndarray) -> np.nda
             flat[j * g.n_C : j * g.n_C + share.size] += share
     else:
         share = dy / counts
-        _accumulate(cols, 2, g.s_w, g.n_W, (share for _ in range(g.f_w)))
-    _accumulate(target, 1, g.s_h, g.n_H, (cols for _ in range(g.f_h)))
+        _accumulate(cols, 2, g.s_w, g.n_W, g.f_w, _copied(share))
+    _accumulate(target, 1, g.s_h, g.n_H, g.f_h, _copied(cols))
     if g.pad.any:
         p = g.pad
         out[...] = target[:, p.top : p.top + g.n_H_prev, p.left : p.left + g.n_W_prev, :]
