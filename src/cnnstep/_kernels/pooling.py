@@ -142,7 +142,8 @@ def _reduce_windows(x_pad: np.ndarray, g: PoolGeometry, op, out: np.ndarray, row
     ``flat`` (only for ``np.maximum``: an ``op`` that may overflow would warn about positions
     that are never used): windows one column apart take their column pass on flat runs
     (:func:`_column_runs`) into ``wide`` (given by the max backward, or scratch), which keeps
-    every window's result at its first column, and ``out`` is copied from it.
+    every window's result at its first column, and ``out`` is copied from it (``out`` None:
+    only ``rows`` and ``wide`` are filled; returns None).
     """
     span_h, span_w = _span(g.n_H, g.s_h), _span(g.n_W, g.s_w)
     if rows is None:
@@ -154,7 +155,8 @@ def _reduce_windows(x_pad: np.ndarray, g: PoolGeometry, op, out: np.ndarray, row
         wide = np.empty_like(rows)
     runs = _column_runs(rows, g)
     _combine(op, runs, wide.reshape(-1)[: runs[0].size])
-    np.copyto(out, wide[:, :, : g.n_W])
+    if out is not None:
+        np.copyto(out, wide[:, :, : g.n_W])
     return out
 
 
@@ -244,9 +246,17 @@ def max_backward(dy, x, g: PoolGeometry, ties: str, out: np.ndarray) -> np.ndarr
     if not tiled(g):
         rows = np.empty((x.shape[0], g.n_H, g.n_W_prev + g.pad.left + g.pad.right, g.n_C), x.dtype)
         wide = np.empty_like(rows) if _flat_columns(g, rows) else None
-    x_max = max_forward(x, g, np.empty(dy.shape, dtype=x.dtype), rows, wide)
-    if ties == "all" and not np.isnan(x_max).any():
-        return _max_backward_fast(dy, x, x_max, rows, g, out, wide)
+    if wide is not None and ties == "all":
+        # windows one column apart: the fast path reads the maxima from ``wide`` and needs no
+        # copy of them; every column of ``rows`` lies in a window, so a NaN maximum shows there
+        _reduce_windows(_padded(x, g, -np.inf), g, np.maximum, None, rows, wide, flat=True)
+        if not np.isnan(rows).any():
+            return _max_backward_fast(dy, x, None, rows, g, out, wide)
+        x_max = np.ascontiguousarray(wide[:, :, : g.n_W])
+    else:
+        x_max = max_forward(x, g, np.empty(dy.shape, dtype=x.dtype), rows, wide)
+        if ties == "all" and not np.isnan(x_max).any():
+            return _max_backward_fast(dy, x, x_max, rows, g, out, wide)
     out[...] = 0
     return _max_backward_general(dy, x, x_max, g, ties, out)
 
@@ -298,7 +308,8 @@ def _max_backward_fast(dy, x, x_max, rows, g: PoolGeometry, out: np.ndarray, wid
     rows (``rows``, the forward's first pass) and that column maximum equals the window's,
     so the gradient goes window -> column maxima (over the window's columns), then column
     maxima -> cells (over the window's rows). ``wide``: the window maxima at their first
-    columns (:func:`_reduce_windows`), or None.
+    columns (:func:`_reduce_windows`), or None; ``x_max`` is only read when windows are not
+    one column apart (it may be None when they are).
     """
     if tiled(g):
         # m h i (w j c): every cell against its own window's maximum, whole rows at a time
@@ -309,21 +320,23 @@ def _max_backward_fast(dy, x, x_max, rows, g: PoolGeometry, out: np.ndarray, wid
     span_h, span_w = _span(g.n_H, g.s_h), _span(g.n_W, g.s_w)
     # windows -> column maxima: (m, n_H, W_pad, C)
     to_rows = np.empty(rows.shape, dtype=dy.dtype)
+    # scratch of both passes (rows' shape holds either pass's)
+    hit = np.empty(rows.shape, dtype=bool)
+    share = np.empty_like(to_rows)
     if _flat_columns(g, rows):
-        _route_columns(rows, wide, dy, g, to_rows)
+        _route_columns(rows, wide, dy, g, to_rows, share, hit)
     else:
-        hit = np.empty(dy.shape, dtype=bool)
-        share = np.empty_like(dy)
+        window_hit = np.empty(dy.shape, dtype=bool)
+        window_share = np.empty_like(dy)
 
         def to_columns(j, place):
-            return _masked(rows[:, :, j : j + span_w : g.s_w], x_max, dy, share if place is None else place, hit)
+            cells = rows[:, :, j : j + span_w : g.s_w]
+            return _masked(cells, x_max, dy, window_share if place is None else place, window_hit)
 
         _accumulate(to_rows, 2, g.s_w, g.n_W, g.f_w, to_columns)
     # column maxima -> cells
     x_pad = _padded(x, g, -np.inf)
     target = _padded(out, g, 0) if g.pad.any else out
-    hit = np.empty(rows.shape, dtype=bool)
-    share = np.empty_like(to_rows)
 
     def to_cells(i, place):
         return _masked(x_pad[:, i : i + span_h : g.s_h], rows, to_rows, share if place is None else place, hit)
@@ -335,13 +348,14 @@ def _max_backward_fast(dy, x, x_max, rows, g: PoolGeometry, out: np.ndarray, wid
     return out
 
 
-def _route_columns(rows, wide, dy, g: PoolGeometry, to_rows: np.ndarray) -> np.ndarray:
+def _route_columns(rows, wide, dy, g: PoolGeometry, to_rows: np.ndarray, share=None, hit=None) -> np.ndarray:
     """Windows one column apart: each window's dy to its column maxima, on flat runs.
 
     ``to_rows[k + j*C] += (rows[k + j*C] == wide[k]) * dy_wide[k]`` over flat positions k
     (:func:`_column_runs`), where ``dy_wide`` is dy at each window's first column and 0 past
     the last window, so the positions that run over into the next row add exactly 0.
     ``wide`` None (the layer kept only the row pass): the column maxima are found again.
+    ``share`` and ``hit``: optional scratch of at least ``rows``' size.
     """
     runs = _column_runs(rows, g)
     length = runs[0].size
@@ -353,8 +367,8 @@ def _route_columns(rows, wide, dy, g: PoolGeometry, to_rows: np.ndarray) -> np.n
     np.copyto(grad[:, :, : g.n_W], dy)
     grad = grad.reshape(-1)[:length]
     target = to_rows.reshape(-1)
-    hit = np.empty(length, dtype=bool)
-    share = np.empty(length, dtype=to_rows.dtype)
+    hit = np.empty(length, dtype=bool) if hit is None else hit.reshape(-1)[:length]
+    share = np.empty(length, dtype=to_rows.dtype) if share is None else share.reshape(-1)[:length]
     for j, cells in enumerate(runs):
         if j == 0:
             _masked(cells, maxima, grad, target[:length], hit)
