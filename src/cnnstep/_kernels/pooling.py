@@ -292,7 +292,9 @@ def max_backward_routed(dy, x, x_max, routing, g: PoolGeometry, ties: str, out: 
         return _max_backward_general(dy, x, x_max, g, ties, out)
     if not tiled(g):
         return _max_backward_fast(dy, x, x_max, routing, g, out)
-    np.multiply(_tiled_rows(routing, g), _widen(dy, g), out=_tiled_rows(out, g))
+    target = _tiled_rows(out, g)
+    np.copyto(target, _tiled_rows(routing, g))
+    target *= _widen(dy, g)
     _zero_uncovered(out, g)
     return out
 
@@ -420,12 +422,15 @@ def _copied(array: np.ndarray):
 def _masked(cells, maxima, grad, out, hit=None) -> np.ndarray:
     """out = (cells == maxima) * grad (maxima and grad broadcast over the cells).
 
-    The mask is compared into booleans and multiplied as they are (NumPy casts them to
-    numbers in small buffers inside the product): one pass over ``out`` instead of a copy
-    and a product. As in the exercise's ``mask * dy``, a NaN gradient reaches its whole window.
+    The mask is compared into booleans, copied to numbers, then multiplied: measured
+    faster than comparing straight into floats (a casting loop) and no slower than
+    multiplying by the booleans (whose cast inside the product costs what the copy does).
+    As in the exercise's ``mask * dy``, a NaN gradient reaches its whole window.
     """
     hit = np.equal(cells, maxima, out=hit)
-    return np.multiply(hit, grad, out=out)
+    np.copyto(out, hit)
+    out *= grad
+    return out
 
 
 def _zero_uncovered(out: np.ndarray, g: PoolGeometry) -> None:
