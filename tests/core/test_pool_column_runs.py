@@ -104,3 +104,22 @@ def test_the_layers_routing_gives_the_same_gradient(rng, shape, hp):
     np.testing.assert_array_equal(A, A_public)
     dA = rng.normal(size=A.shape)
     np.testing.assert_array_equal(cnnstep.pool.max_backward_routed(dA, kept), cnnstep.pool_backward(dA, cache))
+
+
+@pytest.mark.parametrize("shape, hp", FLAT)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("where", ["row end", "row start"])
+@pytest.mark.parametrize("ties", ["all", "first"])
+def test_a_nan_input_takes_the_general_rule_as_the_loops_do(rng, shape, hp, dtype, where, ties):
+    """The max backward looks for NaN maxima in the row pass (every column lies in a window
+    when windows are one column apart); a NaN at either end of a row is found there."""
+    A_prev = np.maximum(rng.normal(size=shape), 0).astype(dtype)
+    A_prev[0, 1, -1 if where == "row end" else 0, 0] = np.nan
+    A, cache = cnnstep.pool_forward(A_prev, hp)
+    dA = rng.normal(size=A.shape).astype(dtype)
+    fast = cnnstep.pool_backward(dA, cache, ties=ties)
+    slow = reference.pool_backward(dA, cache, ties=ties)
+    assert np.isnan(A).any()
+    np.testing.assert_array_equal(np.isnan(fast), np.isnan(slow))
+    g = _checks.pool_geometry(shape, hp, "max", "test")
+    assert_close(fast, slow, dtype, g.f_h * g.f_w)

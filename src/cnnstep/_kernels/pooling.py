@@ -142,7 +142,8 @@ def _reduce_windows(x_pad: np.ndarray, g: PoolGeometry, op, out: np.ndarray, row
     ``flat`` (only for ``np.maximum``: an ``op`` that may overflow would warn about positions
     that are never used): windows one column apart take their column pass on flat runs
     (:func:`_column_runs`) into ``wide`` (given by the max backward, or scratch), which keeps
-    every window's result at its first column, and ``out`` is copied from it.
+    every window's result at its first column, and ``out`` is copied from it (``out`` None:
+    only ``rows`` and ``wide`` are filled; returns None).
     """
     span_h, span_w = _span(g.n_H, g.s_h), _span(g.n_W, g.s_w)
     if rows is None:
@@ -154,7 +155,8 @@ def _reduce_windows(x_pad: np.ndarray, g: PoolGeometry, op, out: np.ndarray, row
         wide = np.empty_like(rows)
     runs = _column_runs(rows, g)
     _combine(op, runs, wide.reshape(-1)[: runs[0].size])
-    np.copyto(out, wide[:, :, : g.n_W])
+    if out is not None:
+        np.copyto(out, wide[:, :, : g.n_W])
     return out
 
 
@@ -244,9 +246,17 @@ def max_backward(dy, x, g: PoolGeometry, ties: str, out: np.ndarray) -> np.ndarr
     if not tiled(g):
         rows = np.empty((x.shape[0], g.n_H, g.n_W_prev + g.pad.left + g.pad.right, g.n_C), x.dtype)
         wide = np.empty_like(rows) if _flat_columns(g, rows) else None
-    x_max = max_forward(x, g, np.empty(dy.shape, dtype=x.dtype), rows, wide)
-    if ties == "all" and not np.isnan(x_max).any():
-        return _max_backward_fast(dy, x, x_max, rows, g, out, wide)
+    if wide is not None and ties == "all":
+        # windows one column apart: the fast path reads the maxima from ``wide`` and needs no
+        # copy of them; every column of ``rows`` lies in a window, so a NaN maximum shows there
+        _reduce_windows(_padded(x, g, -np.inf), g, np.maximum, None, rows, wide, flat=True)
+        if not np.isnan(rows).any():
+            return _max_backward_fast(dy, x, None, rows, g, out, wide)
+        x_max = np.ascontiguousarray(wide[:, :, : g.n_W])
+    else:
+        x_max = max_forward(x, g, np.empty(dy.shape, dtype=x.dtype), rows, wide)
+        if ties == "all" and not np.isnan(x_max).any():
+            return _max_backward_fast(dy, x, x_max, rows, g, out, wide)
     out[...] = 0
     return _max_backward_general(dy, x, x_max, g, ties, out)
 
@@ -297,7 +307,8 @@ def _max_backward_fast(dy, x, x_max, rows, g: PoolGeometry, out: np.ndarray, wid
     rows (``rows``, the forward's first pass) and that column maximum equals the window's,
     so the gradient goes window -> column maxima (over the window's columns), then column
     maxima -> cells (over the window's rows). ``wide``: the window maxima at their first
-    columns (:func:`_reduce_windows`), or None.
+    columns (:func:`_reduce_windows`), or None; ``x_max`` is only read when windows are not
+    one column apart (it may be None when they are).
     """
     if tiled(g):
         # m h i (w j c): every cell against its own window's maximum, whole rows at a time
@@ -308,43 +319,42 @@ def _max_backward_fast(dy, x, x_max, rows, g: PoolGeometry, out: np.ndarray, wid
     span_h, span_w = _span(g.n_H, g.s_h), _span(g.n_W, g.s_w)
     # windows -> column maxima: (m, n_H, W_pad, C)
     to_rows = np.empty(rows.shape, dtype=dy.dtype)
+    # scratch of both passes (rows' shape holds either pass's)
+    hit = np.empty(rows.shape, dtype=bool)
+    share = np.empty_like(to_rows)
     if _flat_columns(g, rows):
-        _route_columns(rows, wide, dy, g, to_rows)
+        _route_columns(rows, wide, dy, g, to_rows, share, hit)
     else:
-        hit = np.empty(dy.shape, dtype=bool)
-        share = np.empty_like(dy)
-        _accumulate(
-            to_rows,
-            2,
-            g.s_w,
-            g.n_W,
-            (_masked(rows[:, :, j : j + span_w : g.s_w], x_max, dy, share, hit) for j in range(g.f_w)),
-        )
+        window_hit = np.empty(dy.shape, dtype=bool)
+        window_share = np.empty_like(dy)
+
+        def to_columns(j, place):
+            cells = rows[:, :, j : j + span_w : g.s_w]
+            return _masked(cells, x_max, dy, window_share if place is None else place, window_hit)
+
+        _accumulate(to_rows, 2, g.s_w, g.n_W, g.f_w, to_columns)
     # column maxima -> cells
     x_pad = _padded(x, g, -np.inf)
     target = _padded(out, g, 0) if g.pad.any else out
-    hit = np.empty(rows.shape, dtype=bool)
-    share = np.empty_like(to_rows)
-    _accumulate(
-        target,
-        1,
-        g.s_h,
-        g.n_H,
-        (_masked(x_pad[:, i : i + span_h : g.s_h], rows, to_rows, share, hit) for i in range(g.f_h)),
-    )
+
+    def to_cells(i, place):
+        return _masked(x_pad[:, i : i + span_h : g.s_h], rows, to_rows, share if place is None else place, hit)
+
+    _accumulate(target, 1, g.s_h, g.n_H, g.f_h, to_cells)
     if g.pad.any:
         p = g.pad
         out[...] = target[:, p.top : p.top + g.n_H_prev, p.left : p.left + g.n_W_prev, :]
     return out
 
 
-def _route_columns(rows, wide, dy, g: PoolGeometry, to_rows: np.ndarray) -> np.ndarray:
+def _route_columns(rows, wide, dy, g: PoolGeometry, to_rows: np.ndarray, share=None, hit=None) -> np.ndarray:
     """Windows one column apart: each window's dy to its column maxima, on flat runs.
 
     ``to_rows[k + j*C] += (rows[k + j*C] == wide[k]) * dy_wide[k]`` over flat positions k
     (:func:`_column_runs`), where ``dy_wide`` is dy at each window's first column and 0 past
     the last window, so the positions that run over into the next row add exactly 0.
     ``wide`` None (the layer kept only the row pass): the column maxima are found again.
+    ``share`` and ``hit``: optional scratch of at least ``rows``' size.
     """
     runs = _column_runs(rows, g)
     length = runs[0].size
@@ -356,8 +366,8 @@ def _route_columns(rows, wide, dy, g: PoolGeometry, to_rows: np.ndarray) -> np.n
     np.copyto(grad[:, :, : g.n_W], dy)
     grad = grad.reshape(-1)[:length]
     target = to_rows.reshape(-1)
-    hit = np.empty(length, dtype=bool)
-    share = np.empty(length, dtype=to_rows.dtype)
+    hit = np.empty(length, dtype=bool) if hit is None else hit.reshape(-1)[:length]
+    share = np.empty(length, dtype=to_rows.dtype) if share is None else share.reshape(-1)[:length]
     for j, cells in enumerate(runs):
         if j == 0:
             _masked(cells, maxima, grad, target[:length], hit)
@@ -367,12 +377,15 @@ def _route_columns(rows, wide, dy, g: PoolGeometry, to_rows: np.ndarray) -> np.n
     return to_rows
 
 
-def _accumulate(target: np.ndarray, axis: int, s: int, n: int, values) -> np.ndarray:
-    """target = the sum of ``values`` (one array per window offset k = 0, 1, ...), each placed
-    along ``axis`` at k, k + s, ..., k + (n - 1) * s; cells no offset reaches are zero.
+def _accumulate(target: np.ndarray, axis: int, s: int, n: int, count: int, value) -> np.ndarray:
+    """target = the sum of the values of window offsets k = 0 .. count - 1, each placed along
+    ``axis`` at k, k + s, ..., k + (n - 1) * s; cells no offset reaches are zero.
 
-    With stride 1 the first offset's slice is one contiguous range, so it is assigned (and
-    the cells past it zeroed) instead of zeroing the whole target first: one pass less.
+    ``value(k, place)`` gives offset k's value: written into ``place`` (a view of ``target``)
+    when one is given, otherwise any array (then added). With stride 1 the first offset's
+    place is one contiguous range: its value is computed straight into it (no scratch to copy
+    from) and the cells past it zeroed, instead of zeroing the whole target and adding. Other
+    strides zero the target and add every offset (so zeros keep the sign the loops' sums give).
     """
     span = _span(n, s)
 
@@ -381,23 +394,37 @@ def _accumulate(target: np.ndarray, axis: int, s: int, n: int, values) -> np.nda
         index[axis] = piece
         return tuple(index)
 
-    for k, value in enumerate(values):
+    for k in range(count):
+        place = target[along(slice(k, k + span, s))]
         if k == 0 and s == 1:
-            target[along(slice(0, span))] = value
+            value(0, place)
             target[along(slice(span, None))] = 0
             continue
         if k == 0:
             target[...] = 0
-        target[along(slice(k, k + span, s))] += value
+        place += value(k, None)
     return target
+
+
+def _copied(array: np.ndarray):
+    """A ``value`` for :func:`_accumulate` that is ``array`` at every offset."""
+
+    def value(k: int, place):
+        if place is None:
+            return array
+        np.copyto(place, array)
+        return place
+
+    return value
 
 
 def _masked(cells, maxima, grad, out, hit=None) -> np.ndarray:
     """out = (cells == maxima) * grad (maxima and grad broadcast over the cells).
 
     The mask is compared into booleans, copied to numbers, then multiplied: measured
-    faster than comparing straight into floats (a casting loop) or multiplying by the
-    booleans. As in the exercise's ``mask * dy``, a NaN gradient reaches its whole window.
+    faster than comparing straight into floats (a casting loop) and no slower than
+    multiplying by the booleans (whose cast inside the product costs what the copy does).
+    As in the exercise's ``mask * dy``, a NaN gradient reaches its whole window.
     """
     hit = np.equal(cells, maxima, out=hit)
     np.copyto(out, hit)
@@ -452,8 +479,8 @@ def average_backward(dy: np.ndarray, g: PoolGeometry, out: np.ndarray) -> np.nda
             flat[j * g.n_C : j * g.n_C + share.size] += share
     else:
         share = dy / counts
-        _accumulate(cols, 2, g.s_w, g.n_W, (share for _ in range(g.f_w)))
-    _accumulate(target, 1, g.s_h, g.n_H, (cols for _ in range(g.f_h)))
+        _accumulate(cols, 2, g.s_w, g.n_W, g.f_w, _copied(share))
+    _accumulate(target, 1, g.s_h, g.n_H, g.f_h, _copied(cols))
     if g.pad.any:
         p = g.pad
         out[...] = target[:, p.top : p.top + g.n_H_prev, p.left : p.left + g.n_W_prev, :]
