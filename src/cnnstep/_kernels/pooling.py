@@ -292,8 +292,9 @@ def max_backward_routed(dy, x, x_max, routing, g: PoolGeometry, ties: str, out: 
         return _max_backward_general(dy, x, x_max, g, ties, out)
     if not tiled(g):
         return _max_backward_fast(dy, x, x_max, routing, g, out)
-    # mask * dy in one pass (the booleans cast as they are read): the same products
-    np.multiply(_tiled_rows(routing, g), _widen(dy, g), out=_tiled_rows(out, g))
+    target = _tiled_rows(out, g)
+    np.copyto(target, _tiled_rows(routing, g))
+    target *= _widen(dy, g)
     _zero_uncovered(out, g)
     return out
 
