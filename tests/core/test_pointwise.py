@@ -95,6 +95,17 @@ def test_pointwise_chunks_give_the_same_bits_for_any_thread_count(rng, monkeypat
     assert max_relative_difference(results[0][1], dA_ref) <= tolerance(dtype, 9)
 
 
+def test_few_channel_pointwise_convolutions_read_the_input_in_place_not_banded():
+    from cnnstep._kernels import band as _band
+    from cnnstep._kernels import checks
+
+    pointwise = checks.conv_geometry((2, 8, 8, 3), (1, 1, 3, 8), HP, "test")
+    assert not _band.applicable(pointwise)
+    # the same few channels with any other 1x1 geometry stay banded
+    assert _band.applicable(checks.conv_geometry((2, 8, 8, 3), (1, 1, 3, 8), {"stride": 1, "pad": 1}, "test"))
+    assert _band.applicable(checks.conv_geometry((2, 8, 8, 3), (1, 2, 3, 8), HP, "test"))
+
+
 def test_a_strided_view_of_an_input_takes_the_copying_path_and_agrees(rng):
     base = rng.normal(size=(3, 8, 5, 6))
     A = base[:, ::2]  # not contiguous: its windows are copied as for any other geometry
