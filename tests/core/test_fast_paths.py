@@ -285,6 +285,23 @@ def test_winograd_input_transform_adjoint_is_its_transpose(rng, m, th, tw, C):
     assert abs(forward - backward) <= rounding_bound(np.float64, 16 * V.size) * np.sum(np.abs(V * dV))
 
 
+@pytest.mark.parametrize("m, n_H, n_W, K", [(2, 6, 8, 3), (1, 5, 7, 2), (2, 4, 3, 1), (0, 5, 5, 2)])
+def test_winograd_gradient_transform_is_A_dY_A_transposed_up_to_its_signs(rng, m, n_H, n_W, K):
+    """out[a, b] = SIGNS[a] SIGNS[b] (A dY A^T)[a, b] for every 2x2 block (zeros past an odd edge)."""
+    th, tw = (n_H + 1) // 2, (n_W + 1) // 2
+    dZ = rng.normal(size=(m, n_H, n_W, K))
+    padded = np.zeros((m, 2 * th, 2 * tw, K))
+    padded[:, :n_H, :n_W] = dZ
+    A = np.array([[1.0, 0.0], [1.0, 1.0], [1.0, -1.0], [0.0, -1.0]])
+    # a i , m t i u j k , b j -> a b m t u k
+    expected = np.einsum("ai,mtiujk,bj->abmtuk", A, padded.reshape(m, th, 2, tw, 2, K), A)
+    even = n_H == 2 * th and n_W == 2 * tw
+    blocks = None if even else np.zeros((m, th, 2, tw, 2, K))
+    out = _winograd.gradient_transform(dZ, blocks, np.full((4, 4, m, th, tw, K), np.nan))
+    signs = _winograd.TILE_SIGNS.reshape(4, 4, 1, 1, 1, 1)
+    np.testing.assert_allclose(out, signs * expected, rtol=0, atol=1e-14)
+
+
 @pytest.mark.parametrize("side", [30, 31])  # even and odd outputs
 def test_winograd_backward_of_an_empty_batch(side):
     """m = 0 at a size Winograd is chosen for: empty gradients of the right shapes, as the loops give."""

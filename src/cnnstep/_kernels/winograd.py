@@ -159,34 +159,36 @@ def output_transform(M: np.ndarray, sums: np.ndarray, Y: np.ndarray) -> np.ndarr
     return Y
 
 
-def gradient_transform(dZ: np.ndarray, blocks: np.ndarray, rows: np.ndarray, out: np.ndarray) -> np.ndarray:
-    """dM = A dY A^T for every 2x2 output block of dZ: out (4, 4, m, th, tw, K).
+# The gradient transform below leaves out the negations of its last row and column (A's entries
+# -1): it gives ``SIGNS[a] * SIGNS[b] * dM[a, b]``, and the products that use it undo the signs
+# (exactly: a negation rounds nothing).
+SIGNS = np.array([1.0, 1.0, 1.0, -1.0])
+TILE_SIGNS = np.outer(SIGNS, SIGNS).reshape(16)
 
-    ``blocks`` (m, th, 2, tw, 2, K) is dZ laid out by block (zeros past an odd edge);
-    ``rows`` is scratch (4, m, th, 2, tw, K): the row pass writes each block column's values
-    side by side (columns 0 of every block, then columns 1), so the column pass, which writes
-    the most, reads and writes long contiguous runs.
+
+def gradient_transform(dZ: np.ndarray, blocks: np.ndarray | None, out: np.ndarray) -> np.ndarray:
+    """dM = A dY A^T for every 2x2 output block of dZ, up to signs: out (4, 4, m, th, tw, K).
+
+    ``out[a, b]`` holds ``SIGNS[a] * SIGNS[b] * dM[a, b]``. ``blocks`` (m, th, 2, tw, 2, K) is
+    scratch for dZ laid out by block, zeros past an odd edge (None for even output sizes, where
+    dZ itself is that layout). The four corners ``out[0 or 3, 0 or 3]`` are the
+    block's four values themselves, copied out in one pass; every other entry is the sum or the
+    difference of two entries already written, which the passes read as contiguous runs.
     """
     m, n_H, n_W, K = dZ.shape
-    th, tw = blocks.shape[1], blocks.shape[3]
+    th, tw = out.shape[3], out.shape[4]
     if n_H == 2 * th and n_W == 2 * tw:
-        blocks = dZ.reshape(blocks.shape)
+        blocks = dZ.reshape(m, th, 2, tw, 2, K)
     else:
         blocks.reshape(m, 2 * th, 2 * tw, K)[:, :n_H, :n_W, :] = dZ  # K, not -1: m may be 0
-    # rows: e = A y, with the block's column index moved before the tile column
-    y0, y1 = (blocks[:, :, a].transpose(0, 1, 3, 2, 4) for a in range(2))
-    e0, e3 = rows[0], rows[3]
-    np.copyto(e0, y0)
-    np.copyto(e3, y1)
-    np.add(e0, e3, out=rows[1])
-    np.subtract(e0, e3, out=rows[2])
-    np.negative(e3, out=e3)
-    # columns: dM = e A^T
-    c0, c1 = rows[:, :, :, 0], rows[:, :, :, 1]
-    out[:, 0] = c0
-    np.add(c0, c1, out=out[:, 1])
-    np.subtract(c0, c1, out=out[:, 2])
-    np.negative(c1, out=out[:, 3])
+    # corners: y[i, j] is the block's value (i, j): out[3 * i, 3 * j]
+    np.copyto(out[::3, ::3], blocks.transpose(2, 4, 0, 1, 3, 5))
+    # rows: e = A y (row 3 unsigned), for columns 0 and 3
+    np.add(out[0, ::3], out[3, ::3], out=out[1, ::3])
+    np.subtract(out[0, ::3], out[3, ::3], out=out[2, ::3])
+    # columns: dM = e A^T (column 3 unsigned)
+    np.add(out[:, 0], out[:, 3], out=out[:, 1])
+    np.subtract(out[:, 0], out[:, 3], out=out[:, 2])
     return out
 
 
@@ -323,13 +325,16 @@ def backward(dZ: np.ndarray, A: np.ndarray, W: np.ndarray, pad: Padding, input_g
     budget = _config.chunk_budget(_config.CACHE_CHUNK_BYTES * BACKWARD_CHUNK_SCALE // 2)
     parts = _config.chunks(m, _per_example(th, tw, C, K, A.dtype.itemsize), budget)
     mc = _config.largest(parts)
-    Ut = np.ascontiguousarray(filter_transform(W).reshape(16, C, K).transpose(0, 2, 1)) if input_gradient else None
+    even = n_H == 2 * th and n_W == 2 * tw
+    signs = TILE_SIGNS.astype(dZ.dtype).reshape(16, 1, 1)
+    Ut = None
+    if input_gradient:  # dM comes with the gradient transform's signs: U^T takes them too, so that dV has none
+        Ut = np.ascontiguousarray(filter_transform(W).reshape(16, C, K).transpose(0, 2, 1) * signs)
     dx = np.empty((m, n_H_prev, n_W_prev, C), dtype=dZ.dtype) if input_gradient else None
 
     def task(group):
         scratch = _Scratch(mc, th, tw, C, K, A.dtype)
-        blocks = np.zeros((mc, th, 2, tw, 2, K), dtype=dZ.dtype)
-        grad_rows = np.empty((4, mc, th, 2, tw, K), dtype=dZ.dtype)
+        blocks = None if even else np.zeros((mc, th, 2, tw, 2, K), dtype=dZ.dtype)
         dM = np.empty((4, 4, mc, th, tw, K), dtype=dZ.dtype)
         dU = np.zeros((16, C, K), dtype=dZ.dtype)
         product = np.empty((16, C, K), dtype=dZ.dtype)
@@ -337,7 +342,7 @@ def backward(dZ: np.ndarray, A: np.ndarray, W: np.ndarray, pad: Padding, input_g
         for part in group:
             mp = part.stop - part.start
             Vp = scratch.transformed_input(A[part], pad)
-            gradient_transform(dZ[part], blocks[:mp], grad_rows[:, :mp], dM[:, :, :mp])
+            gradient_transform(dZ[part], None if even else blocks[:mp], dM[:, :, :mp])
             dMp = dM[:, :, :mp].reshape(16, -1, K)
             np.matmul(Vp.transpose(0, 2, 1), dMp, out=product)  # xi c P , xi P k -> xi c k
             dU += product
@@ -347,7 +352,7 @@ def backward(dZ: np.ndarray, A: np.ndarray, W: np.ndarray, pad: Padding, input_g
                 _gather_source(dS[:mp], dx[part], pad.top, pad.left)
         return dU
 
-    dU = sum(_run(task, parts, m, th, tw, C, K, A.dtype.itemsize))
+    dU = sum(_run(task, parts, m, th, tw, C, K, A.dtype.itemsize)) * signs  # the gradient transform's signs undone
     Gw = G.astype(dZ.dtype)
     # a i , a b c k , b j -> i j c k
     return dx, np.einsum("ai,abck,bj->ijck", Gw, dU.reshape(4, 4, C, K), Gw, optimize=True)
