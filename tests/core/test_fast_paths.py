@@ -280,7 +280,8 @@ def test_winograd_input_transform_adjoint_is_its_transpose(rng, m, th, tw, C):
     S = rng.normal(size=(m, 2 * th + 2, 2, tw + 1, C))
     dV = rng.normal(size=(4, 4, m, th, tw, C))
     V = _winograd.input_transform(S, np.empty((4, m, th, 2, tw + 1, C)), np.empty((4, 4, m, th, tw, C)))
-    dS = _winograd.input_transform_adjoint(dV, np.empty((4, m, th, 2, tw + 1, C)), np.full(S.shape, np.nan))
+    rows, sums = np.empty((4, m, th, 2, tw + 1, C)), np.empty((4, m, th, tw, C))
+    dS = _winograd.input_transform_adjoint(dV, rows, sums, np.full(S.shape, np.nan))
     forward, backward = float(np.sum(V * dV)), float(np.sum(S * dS))
     assert abs(forward - backward) <= rounding_bound(np.float64, 16 * V.size) * np.sum(np.abs(V * dV))
 

@@ -260,38 +260,49 @@ def conv(A: np.ndarray, W: np.ndarray, pad: Padding, n_H: int, n_W: int, b: np.n
     return Z
 
 
-def input_transform_adjoint(dV: np.ndarray, rows: np.ndarray, dS: np.ndarray) -> np.ndarray:
+def input_transform_adjoint(dV: np.ndarray, rows: np.ndarray, sums: np.ndarray, dS: np.ndarray) -> np.ndarray:
     """The adjoint of :func:`input_transform`: dV (4, 4, m, th, tw, C) -> dS, the gradient of the source.
 
     ``dS`` (m, 2*th + 2, 2, tw + 1, C) is in the source's column-parity layout; every padded cell
     receives the sum over the (up to four) tiles that hold it of its entry of ``B dV B^T``.
-    ``rows`` is scratch (4, m, th, 2, tw + 1, C), as for the forward transform.
+    ``rows`` is scratch (4, m, th, 2, tw + 1, C), as for the forward transform; ``sums`` is
+    C-contiguous scratch (4, m, th, tw, C). Each pass first sums a tile's own terms into
+    ``sums`` (contiguous: faster than summing into the strided output in place), then adds the
+    neighbouring tile's shifted contribution as it writes the output.
     """
     th, tw = dV.shape[3], dV.shape[4]
     # columns: the adjoint of V = t B, tile column 2*t + b of every tile, b = 0..3
     d0, d1, d2, d3 = dV[:, 0], dV[:, 1], dV[:, 2], dV[:, 3]
     even, odd = rows[:, :, :, 0], rows[:, :, :, 1]  # columns 2*q and 2*q + 1
+    s = sums
     # even[q] = d0[q] + (d1 + d2 - d0)[q - 1]
-    np.add(d1, d2, out=even[..., 1:, :])
-    even[..., 1:, :] -= d0
-    even[..., 0, :] = 0
-    even[..., :tw, :] += d0
+    np.add(d1, d2, out=s)
+    np.subtract(s, d0, out=s)
+    np.add(d0[..., 1:, :], s[..., :-1, :], out=even[..., 1:tw, :])
+    even[..., 0, :] = d0[..., 0, :]
+    even[..., tw, :] = s[..., tw - 1, :]
     # odd[q] = (d1 - d2 + d3)[q] - d3[q - 1]
-    np.subtract(d1, d2, out=odd[..., :tw, :])
-    odd[..., :tw, :] += d3
-    odd[..., tw, :] = 0
-    odd[..., 1:, :] -= d3
+    np.subtract(d1, d2, out=s)
+    np.add(s, d3, out=s)
+    np.subtract(s[..., 1:, :], d3[..., :-1, :], out=odd[..., 1:tw, :])
+    odd[..., 0, :] = s[..., 0, :]
+    np.negative(d3[..., tw - 1, :], out=odd[..., tw, :])
     # rows: the adjoint of t = B^T d, padded rows 2*t + a of every tile, a = 0..3
     r0, r1, r2, r3 = rows
     even_rows, odd_rows = dS[:, 0 : 2 * th + 1 : 2], dS[:, 1 : 2 * th + 2 : 2]
-    np.add(r1, r2, out=even_rows[:, 1:])
-    even_rows[:, 1:] -= r0
-    even_rows[:, 0] = 0
-    even_rows[:, :th] += r0
-    np.subtract(r1, r2, out=odd_rows[:, :th])
-    odd_rows[:, :th] += r3
-    odd_rows[:, th] = 0
-    odd_rows[:, 1:] -= r3
+    s = sums.reshape(-1)[: r0.size].reshape(r0.shape)  # the row pass needs fewer (2*tw + 2 <= 4*tw)
+    # even_rows[t] = r0[t] + (r1 + r2 - r0)[t - 1]
+    np.add(r1, r2, out=s)
+    np.subtract(s, r0, out=s)
+    np.add(r0[:, 1:], s[:, :-1], out=even_rows[:, 1:th])
+    even_rows[:, 0] = r0[:, 0]
+    even_rows[:, th] = s[:, th - 1]
+    # odd_rows[t] = (r1 - r2 + r3)[t] - r3[t - 1]
+    np.subtract(r1, r2, out=s)
+    np.add(s, r3, out=s)
+    np.subtract(s[:, 1:], r3[:, :-1], out=odd_rows[:, 1:th])
+    odd_rows[:, 0] = s[:, 0]
+    np.negative(r3[:, th - 1], out=odd_rows[:, th])
     return dS
 
 
@@ -339,6 +350,7 @@ def backward(dZ: np.ndarray, A: np.ndarray, W: np.ndarray, pad: Padding, input_g
         dU = np.zeros((16, C, K), dtype=dZ.dtype)
         product = np.empty((16, C, K), dtype=dZ.dtype)
         dS = np.empty_like(scratch.S) if input_gradient else None
+        sums = np.empty(4 * mc * th * tw * C, dtype=dZ.dtype) if input_gradient else None
         for part in group:
             mp = part.stop - part.start
             Vp = scratch.transformed_input(A[part], pad)
@@ -348,7 +360,9 @@ def backward(dZ: np.ndarray, A: np.ndarray, W: np.ndarray, pad: Padding, input_g
             dU += product
             if input_gradient:
                 np.matmul(dMp, Ut, out=Vp)  # xi P k , xi k c -> xi P c (V's buffer is free now)
-                input_transform_adjoint(Vp.reshape(4, 4, mp, th, tw, C), scratch.rows[:, :mp], dS[:mp])
+                dVp = Vp.reshape(4, 4, mp, th, tw, C)
+                sums_p = sums[: 4 * mp * th * tw * C].reshape(4, mp, th, tw, C)
+                input_transform_adjoint(dVp, scratch.rows[:, :mp], sums_p, dS[:mp])
                 _gather_source(dS[:mp], dx[part], pad.top, pad.left)
         return dU
 
