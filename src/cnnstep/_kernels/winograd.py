@@ -149,13 +149,13 @@ def output_transform(M: np.ndarray, sums: np.ndarray, Y: np.ndarray) -> np.ndarr
     sums[0] += M[2]
     np.subtract(M[1], M[2], out=sums[1])
     sums[1] -= M[3]
-    # columns: Y = S A, written straight into the interleaved output layout
-    for a in range(2):
-        y0, y1 = Y[:, :, a, :, 0, :], Y[:, :, a, :, 1, :]
-        np.add(sums[a, 0], sums[a, 1], out=y0)
-        y0 += sums[a, 2]
-        np.subtract(sums[a, 1], sums[a, 2], out=y1)
-        y1 -= sums[a, 3]
+    # columns: Y = S A, written straight into the interleaved output layout (one strided pass
+    # per output column; the partial sums stay in the contiguous scratch)
+    s0, s1, s2, s3 = (sums[:, b].transpose(1, 2, 0, 3, 4) for b in range(4))  # (m, th, 2, tw, K)
+    s3 += s2
+    np.subtract(s1, s3, out=Y[:, :, :, :, 1, :])  # s1 - (s2 + s3)
+    s1 += s2
+    np.add(s0, s1, out=Y[:, :, :, :, 0, :])  # s0 + (s1 + s2)
     return Y
 
 
