@@ -345,6 +345,24 @@ def test_winograd_backward_chunks_are_larger_than_the_forwards(rng, monkeypatch,
     assert seen == [[1, 2, 2, 2], [2, 2, 3]]
 
 
+@pytest.mark.parametrize("m, expected", [(5, [2, 3]), (2, [1, 1]), (1, [1])])
+def test_winograd_backward_cuts_a_one_chunk_batch_per_processor(rng, monkeypatch, small_winograd, m, expected):
+    """A batch within one chunk's budget is still cut in BALANCE chunks (2 here, where it holds
+    two examples), so that every processor works on it; the forward keeps one chunk."""
+    a_shape, w_shape, hp = WINOGRAD_CASES[1]
+    monkeypatch.setattr(_config, "BALANCE", 2)
+    seen = []
+    run = _winograd._run
+
+    def spy(task, parts, *args):
+        seen.append([part.stop - part.start for part in parts])
+        return run(task, parts, *args)
+
+    monkeypatch.setattr(_winograd, "_run", spy)
+    check_against_reference(rng, (m,) + a_shape[1:], w_shape, hp)
+    assert seen == [[m], expected]
+
+
 @pytest.mark.parametrize(
     "m, step, balance",
     [(32, 7, 2), (32, 3, 2), (7, 2, 2), (7, 3, 2), (19, 7, 3), (3, 1, 2), (5, 5, 2), (1, 1, 4), (0, 3, 2), (32, 7, 1)],

@@ -333,8 +333,11 @@ def backward(dZ: np.ndarray, A: np.ndarray, W: np.ndarray, pad: Padding, input_g
     m, n_H, n_W, K = dZ.shape
     _, n_H_prev, n_W_prev, C = A.shape
     th, tw = _tiles(n_H), _tiles(n_W)
+    per_example = _per_example(th, tw, C, K, A.dtype.itemsize)
     budget = _config.chunk_budget(_config.CACHE_CHUNK_BYTES * BACKWARD_CHUNK_SCALE // 2)
-    parts = _config.chunks(m, _per_example(th, tw, C, K, A.dtype.itemsize), budget)
+    # a batch that fits one chunk is still cut in one chunk per processor, so that it runs on all of them
+    budget = min(budget, per_example * -(-m // _config.BALANCE))
+    parts = _config.chunks(m, per_example, budget)
     mc = _config.largest(parts)
     even = n_H == 2 * th and n_W == 2 * tw
     signs = TILE_SIGNS.astype(dZ.dtype).reshape(16, 1, 1)
