@@ -82,6 +82,50 @@ def test_winograd_selection_thresholds():
         assert _winograd.applicable(g, forward=True) is expected, (side, c_prev, c)
 
 
+def test_winograd_backward_selection_on_smaller_images():
+    """Below 30x30 outputs the backward still takes Winograd with at least 12x12 outputs,
+    min(n_C_prev, n_C) * outputs >= 8192 and a batch of at least 32; the forward does not."""
+    hp = {"stride": 1, "pad": 1}
+    picks = {
+        (32, 16, 32, 64): True,
+        (31, 16, 32, 64): False,  # batch: 32 at least
+        (32, 16, 32, 32): True,  # 32 * 256 = 8192 is the least work
+        (32, 16, 16, 32): False,  # 16 * 256
+        (32, 16, 64, 31): False,  # 31 * 256
+        (32, 12, 64, 64): True,  # 12x12 = 144 outputs is the least
+        (32, 11, 128, 128): False,
+        (32, 16, 15, 64): False,  # channels: 16 at least
+        (1, 30, 16, 16): True,  # 30x30: any batch, as before
+    }
+    for (m, side, c_prev, c), expected in picks.items():
+        g = geometry(np.zeros((m, side, side, c_prev)), np.zeros((3, 3, c_prev, c)), hp)
+        assert _winograd.applicable(g) is expected, (m, side, c_prev, c)
+        assert not _winograd.applicable(g, forward=True), (m, side, c_prev, c)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("side", [16, 17])  # even and odd outputs
+def test_winograd_backward_on_a_smaller_image_agrees_with_im2col(rng, dtype, side):
+    """32 -> 64 channels, 3x3 'same', batch 32 (the default model's sixth layer at side 16): the
+    Winograd backward agrees with the im2col kernel (itself checked against the loops), within
+    the rounding bound of dW's sum over the batch's positions in float32."""
+    from cnnstep._kernels import im2col as _im2col
+
+    hp = {"stride": 1, "pad": 1}
+    A_prev = rng.normal(size=(32, side, side, 32)).astype(dtype)
+    W = rng.normal(size=(3, 3, 32, 64)).astype(dtype)
+    b = np.zeros((1, 1, 1, 64), dtype=dtype)
+    g = geometry(A_prev, W, hp)
+    assert _winograd.applicable(g) and not _winograd.applicable(g, forward=True)
+    Z, cache = cnnstep.conv_forward(A_prev, W, b, hp)
+    dZ = rng.normal(size=Z.shape).astype(dtype)
+    dA, dW, _ = cnnstep.conv_backward(dZ, cache)
+    dA_direct, dW_direct = _im2col.conv_backward(dZ, A_prev, W, g, True)
+    tol = 1e-10 if dtype == np.float64 else rounding_bound(np.float32, 32 * side * side)
+    assert max_relative_difference(dA, dA_direct) <= tol
+    assert max_relative_difference(dW, dW_direct) <= tol
+
+
 def test_between_the_forward_and_backward_channel_thresholds_both_kernels_agree(rng):
     """16 channels: im2col forward, Winograd backward (at a size each is chosen for)."""
     a_shape, w_shape, hp = (2, 30, 30, 16), (3, 3, 16, 16), {"stride": 1, "pad": 1}

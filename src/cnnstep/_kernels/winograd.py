@@ -42,11 +42,20 @@ G = np.array([[1.0, 0.0, 0.0], [0.5, 0.5, 0.5], [0.5, -0.5, 0.5], [0.0, 0.0, 1.0
 # image makes the transforms' per-call overhead count.
 # The forward pass needs more channels than the backward: its single product per chunk
 # is cheap next to the transforms, while the backward saves on two products (measured with
-# threads: 16 -> 32 channels on 32x32 images, forward 5.2-5.9 ms against im2col's 3.0,
-# backward 8.6-9.1 against 8.8-9.2; 64 channels, forward 25 against 29).
+# threads, batch 32: 16 -> 32 channels on 32x32 images, forward 1.6-1.75x im2col's time,
+# backward 0.72-0.74x; 32 -> 64 on 16x16, forward 1.7-1.8x; 64 channels, forward 25 ms against 29).
 MIN_CHANNELS = 16
 MIN_FORWARD_CHANNELS = 32
-MIN_OUTPUTS = 900  # output positions per image (about 30x30)
+MIN_OUTPUTS = 900  # output positions per image (about 30x30), forward
+# The backward also pays on smaller images, given enough channels and a batch of at least 32:
+# at least 12x12 outputs and min(n_C_prev, n_C) * outputs >= 8192 (2 threads, against im2col,
+# batch 32: 32 -> 64 channels on 16x16 0.75-0.82x, 64 -> 64 on 12x12 0.79-0.82x, 16 -> 32 on
+# 24x24 0.67-0.78x; below the bounds 16 -> 32 on 16x16 1.28-1.34x, 32 -> 32 on 12x12 1.02-1.09x,
+# 64 -> 64 on 8x8 0.97-1.05x, 128 -> 128 on 8x8 1.14x; 32 -> 64 on 16x16 with batch 16 1.36-1.42x,
+# batch 8 1.18-1.33x, where im2col's chunks still fit the caches).
+MIN_BACKWARD_OUTPUTS = 144
+MIN_BACKWARD_WORK = 8192  # min(n_C_prev, n_C) * output positions per image
+MIN_BACKWARD_BATCH = 32
 
 # The backward's chunks are this many halves of the cache-sized chunk: each chunk runs twice
 # the forward's passes and products, and fewer, larger chunks spend less on per-call overhead
@@ -58,17 +67,18 @@ BACKWARD_CHUNK_SCALE = 3
 def applicable(g: ConvGeometry, forward: bool = False) -> bool:
     """3x3 filters, stride 1, and enough channels and positions for Winograd to pay.
 
-    ``forward``: for the forward pass (more channels needed); else for the backward.
+    ``forward``: for the forward pass (more channels needed); else for the backward (which
+    also takes smaller images, in large enough batches).
     """
-    channels = MIN_FORWARD_CHANNELS if forward else MIN_CHANNELS
-    return (
-        g.f_h == 3
-        and g.f_w == 3
-        and g.s_h == 1
-        and g.s_w == 1
-        and min(g.n_C_prev, g.n_C) >= channels
-        and g.n_H * g.n_W >= MIN_OUTPUTS
-    )
+    if not (g.f_h == 3 and g.f_w == 3 and g.s_h == 1 and g.s_w == 1):
+        return False
+    channels, outputs = min(g.n_C_prev, g.n_C), g.n_H * g.n_W
+    if forward:
+        return channels >= MIN_FORWARD_CHANNELS and outputs >= MIN_OUTPUTS
+    if channels < MIN_CHANNELS:
+        return False
+    smaller = outputs >= MIN_BACKWARD_OUTPUTS and channels * outputs >= MIN_BACKWARD_WORK and g.m >= MIN_BACKWARD_BATCH
+    return outputs >= MIN_OUTPUTS or smaller
 
 
 def _tiles(n: int) -> int:
