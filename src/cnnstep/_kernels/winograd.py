@@ -46,7 +46,7 @@ G = np.array([[1.0, 0.0, 0.0], [0.5, 0.5, 0.5], [0.5, -0.5, 0.5], [0.0, 0.0, 1.0
 # backward 0.72-0.74x; 32 -> 64 on 16x16, forward 1.7-1.8x; 64 channels, forward 25 ms against 29).
 MIN_CHANNELS = 16
 MIN_FORWARD_CHANNELS = 32
-MIN_OUTPUTS = 900  # output positions per image (about 30x30), forward
+MIN_OUTPUTS = 900  # output positions per image (about 30x30)
 # The backward also pays on smaller images, given enough channels and a batch of at least 32:
 # at least 12x12 outputs and min(n_C_prev, n_C) * outputs >= 8192 (2 threads, against im2col,
 # batch 32: 32 -> 64 channels on 16x16 0.75-0.82x, 64 -> 64 on 12x12 0.79-0.82x, 16 -> 32 on
@@ -181,9 +181,9 @@ def gradient_transform(dZ: np.ndarray, blocks: np.ndarray | None, out: np.ndarra
 
     ``out[a, b]`` holds ``SIGNS[a] * SIGNS[b] * dM[a, b]``. ``blocks`` (m, th, 2, tw, 2, K) is
     scratch for dZ laid out by block, zeros past an odd edge (None for even output sizes, where
-    dZ itself is that layout). The four corners ``out[0 or 3, 0 or 3]`` are the
-    block's four values themselves, copied out in one pass; every other entry is the sum or the
-    difference of two entries already written, which the passes read as contiguous runs.
+    dZ itself is that layout). The four corners ``out[0 or 3, 0 or 3]`` are the block's four
+    values themselves, copied out in one pass; every other entry is the sum or the difference of
+    two entries already written, which the passes read as contiguous runs.
     """
     m, n_H, n_W, K = dZ.shape
     th, tw = out.shape[3], out.shape[4]
