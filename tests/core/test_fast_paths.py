@@ -82,6 +82,50 @@ def test_winograd_selection_thresholds():
         assert _winograd.applicable(g, forward=True) is expected, (side, c_prev, c)
 
 
+def test_winograd_backward_selection_on_smaller_images():
+    """Below 30x30 outputs the backward still takes Winograd with at least 12x12 outputs,
+    min(n_C_prev, n_C) * outputs >= 8192 and a batch of at least 32; the forward does not."""
+    hp = {"stride": 1, "pad": 1}
+    picks = {
+        (32, 16, 32, 64): True,
+        (31, 16, 32, 64): False,  # batch: 32 at least
+        (32, 16, 32, 32): True,  # 32 * 256 = 8192 is the least work
+        (32, 16, 16, 32): False,  # 16 * 256
+        (32, 16, 64, 31): False,  # 31 * 256
+        (32, 12, 64, 64): True,  # 12x12 = 144 outputs is the least
+        (32, 11, 128, 128): False,
+        (32, 16, 15, 64): False,  # channels: 16 at least
+        (1, 30, 16, 16): True,  # 30x30: any batch, as before
+    }
+    for (m, side, c_prev, c), expected in picks.items():
+        g = geometry(np.zeros((m, side, side, c_prev)), np.zeros((3, 3, c_prev, c)), hp)
+        assert _winograd.applicable(g) is expected, (m, side, c_prev, c)
+        assert not _winograd.applicable(g, forward=True), (m, side, c_prev, c)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("side", [16, 17])  # even and odd outputs
+def test_winograd_backward_on_a_smaller_image_agrees_with_im2col(rng, dtype, side):
+    """32 -> 64 channels, 3x3 'same', batch 32 (the default model's sixth layer at side 16): the
+    Winograd backward agrees with the im2col kernel (itself checked against the loops), within
+    the rounding bound of dW's sum over the batch's positions in float32."""
+    from cnnstep._kernels import im2col as _im2col
+
+    hp = {"stride": 1, "pad": 1}
+    A_prev = rng.normal(size=(32, side, side, 32)).astype(dtype)
+    W = rng.normal(size=(3, 3, 32, 64)).astype(dtype)
+    b = np.zeros((1, 1, 1, 64), dtype=dtype)
+    g = geometry(A_prev, W, hp)
+    assert _winograd.applicable(g) and not _winograd.applicable(g, forward=True)
+    Z, cache = cnnstep.conv_forward(A_prev, W, b, hp)
+    dZ = rng.normal(size=Z.shape).astype(dtype)
+    dA, dW, _ = cnnstep.conv_backward(dZ, cache)
+    dA_direct, dW_direct = _im2col.conv_backward(dZ, A_prev, W, g, True)
+    tol = 1e-10 if dtype == np.float64 else rounding_bound(np.float32, 32 * side * side)
+    assert max_relative_difference(dA, dA_direct) <= tol
+    assert max_relative_difference(dW, dW_direct) <= tol
+
+
 def test_between_the_forward_and_backward_channel_thresholds_both_kernels_agree(rng):
     """16 channels: im2col forward, Winograd backward (at a size each is chosen for)."""
     a_shape, w_shape, hp = (2, 30, 30, 16), (3, 3, 16, 16), {"stride": 1, "pad": 1}
@@ -281,9 +325,27 @@ def test_winograd_input_transform_adjoint_is_its_transpose(rng, m, th, tw, C):
     S = rng.normal(size=(m, 2 * th + 2, 2, tw + 1, C))
     dV = rng.normal(size=(4, 4, m, th, tw, C))
     V = _winograd.input_transform(S, np.empty((4, m, th, 2, tw + 1, C)), np.empty((4, 4, m, th, tw, C)))
-    dS = _winograd.input_transform_adjoint(dV, np.empty((4, m, th, 2, tw + 1, C)), np.full(S.shape, np.nan))
+    rows, sums = np.empty((4, m, th, 2, tw + 1, C)), np.empty((4, m, th, tw, C))
+    dS = _winograd.input_transform_adjoint(dV, rows, sums, np.full(S.shape, np.nan))
     forward, backward = float(np.sum(V * dV)), float(np.sum(S * dS))
     assert abs(forward - backward) <= rounding_bound(np.float64, 16 * V.size) * np.sum(np.abs(V * dV))
+
+
+@pytest.mark.parametrize("m, n_H, n_W, K", [(2, 6, 8, 3), (1, 5, 7, 2), (2, 4, 3, 1), (0, 5, 5, 2)])
+def test_winograd_gradient_transform_is_A_dY_A_transposed_up_to_its_signs(rng, m, n_H, n_W, K):
+    """out[a, b] = SIGNS[a] SIGNS[b] (A dY A^T)[a, b] for every 2x2 block (zeros past an odd edge)."""
+    th, tw = (n_H + 1) // 2, (n_W + 1) // 2
+    dZ = rng.normal(size=(m, n_H, n_W, K))
+    padded = np.zeros((m, 2 * th, 2 * tw, K))
+    padded[:, :n_H, :n_W] = dZ
+    A = np.array([[1.0, 0.0], [1.0, 1.0], [1.0, -1.0], [0.0, -1.0]])
+    # a i , m t i u j k , b j -> a b m t u k
+    expected = np.einsum("ai,mtiujk,bj->abmtuk", A, padded.reshape(m, th, 2, tw, 2, K), A)
+    even = n_H == 2 * th and n_W == 2 * tw
+    blocks = None if even else np.zeros((m, th, 2, tw, 2, K))
+    out = _winograd.gradient_transform(dZ, blocks, np.full((4, 4, m, th, tw, K), np.nan))
+    signs = _winograd.TILE_SIGNS.reshape(4, 4, 1, 1, 1, 1)
+    np.testing.assert_allclose(out, signs * expected, rtol=0, atol=1e-14)
 
 
 @pytest.mark.parametrize("side", [30, 31])  # even and odd outputs
@@ -326,6 +388,24 @@ def test_winograd_backward_chunks_are_larger_than_the_forwards(rng, monkeypatch,
     monkeypatch.setattr(_winograd, "_run", spy)
     check_against_reference(rng, (7,) + a_shape[1:], w_shape, hp)
     assert seen == [[1, 2, 2, 2], [2, 2, 3]]
+
+
+@pytest.mark.parametrize("m, expected", [(5, [2, 3]), (2, [1, 1]), (1, [1])])
+def test_winograd_backward_cuts_a_one_chunk_batch_per_processor(rng, monkeypatch, small_winograd, m, expected):
+    """A batch within one chunk's budget is still cut in BALANCE chunks (2 here, where it holds
+    two examples), so that every processor works on it; the forward keeps one chunk."""
+    a_shape, w_shape, hp = WINOGRAD_CASES[1]
+    monkeypatch.setattr(_config, "BALANCE", 2)
+    seen = []
+    run = _winograd._run
+
+    def spy(task, parts, *args):
+        seen.append([part.stop - part.start for part in parts])
+        return run(task, parts, *args)
+
+    monkeypatch.setattr(_winograd, "_run", spy)
+    check_against_reference(rng, (m,) + a_shape[1:], w_shape, hp)
+    assert seen == [[m], expected]
 
 
 @pytest.mark.parametrize(

@@ -42,11 +42,20 @@ G = np.array([[1.0, 0.0, 0.0], [0.5, 0.5, 0.5], [0.5, -0.5, 0.5], [0.0, 0.0, 1.0
 # image makes the transforms' per-call overhead count.
 # The forward pass needs more channels than the backward: its single product per chunk
 # is cheap next to the transforms, while the backward saves on two products (measured with
-# threads: 16 -> 32 channels on 32x32 images, forward 5.2-5.9 ms against im2col's 3.0,
-# backward 8.6-9.1 against 8.8-9.2; 64 channels, forward 25 against 29).
+# threads, batch 32: 16 -> 32 channels on 32x32 images, forward 1.6-1.75x im2col's time,
+# backward 0.72-0.74x; 32 -> 64 on 16x16, forward 1.7-1.8x; 64 channels, forward 25 ms against 29).
 MIN_CHANNELS = 16
 MIN_FORWARD_CHANNELS = 32
 MIN_OUTPUTS = 900  # output positions per image (about 30x30)
+# The backward also pays on smaller images, given enough channels and a batch of at least 32:
+# at least 12x12 outputs and min(n_C_prev, n_C) * outputs >= 8192 (2 threads, against im2col,
+# batch 32: 32 -> 64 channels on 16x16 0.75-0.82x, 64 -> 64 on 12x12 0.79-0.82x, 16 -> 32 on
+# 24x24 0.67-0.78x; below the bounds 16 -> 32 on 16x16 1.28-1.34x, 32 -> 32 on 12x12 1.02-1.09x,
+# 64 -> 64 on 8x8 0.97-1.05x, 128 -> 128 on 8x8 1.14x; 32 -> 64 on 16x16 with batch 16 1.36-1.42x,
+# batch 8 1.18-1.33x, where im2col's chunks still fit the caches).
+MIN_BACKWARD_OUTPUTS = 144
+MIN_BACKWARD_WORK = 8192  # min(n_C_prev, n_C) * output positions per image
+MIN_BACKWARD_BATCH = 32
 
 # The backward's chunks are this many halves of the cache-sized chunk: each chunk runs twice
 # the forward's passes and products, and fewer, larger chunks spend less on per-call overhead
@@ -58,17 +67,18 @@ BACKWARD_CHUNK_SCALE = 3
 def applicable(g: ConvGeometry, forward: bool = False) -> bool:
     """3x3 filters, stride 1, and enough channels and positions for Winograd to pay.
 
-    ``forward``: for the forward pass (more channels needed); else for the backward.
+    ``forward``: for the forward pass (more channels needed); else for the backward (which
+    also takes smaller images, in large enough batches).
     """
-    channels = MIN_FORWARD_CHANNELS if forward else MIN_CHANNELS
-    return (
-        g.f_h == 3
-        and g.f_w == 3
-        and g.s_h == 1
-        and g.s_w == 1
-        and min(g.n_C_prev, g.n_C) >= channels
-        and g.n_H * g.n_W >= MIN_OUTPUTS
-    )
+    if not (g.f_h == 3 and g.f_w == 3 and g.s_h == 1 and g.s_w == 1):
+        return False
+    channels, outputs = min(g.n_C_prev, g.n_C), g.n_H * g.n_W
+    if forward:
+        return channels >= MIN_FORWARD_CHANNELS and outputs >= MIN_OUTPUTS
+    if channels < MIN_CHANNELS:
+        return False
+    smaller = outputs >= MIN_BACKWARD_OUTPUTS and channels * outputs >= MIN_BACKWARD_WORK and g.m >= MIN_BACKWARD_BATCH
+    return outputs >= MIN_OUTPUTS or smaller
 
 
 def _tiles(n: int) -> int:
@@ -149,44 +159,46 @@ def output_transform(M: np.ndarray, sums: np.ndarray, Y: np.ndarray) -> np.ndarr
     sums[0] += M[2]
     np.subtract(M[1], M[2], out=sums[1])
     sums[1] -= M[3]
-    # columns: Y = S A, written straight into the interleaved output layout
-    for a in range(2):
-        y0, y1 = Y[:, :, a, :, 0, :], Y[:, :, a, :, 1, :]
-        np.add(sums[a, 0], sums[a, 1], out=y0)
-        y0 += sums[a, 2]
-        np.subtract(sums[a, 1], sums[a, 2], out=y1)
-        y1 -= sums[a, 3]
+    # columns: Y = S A, written straight into the interleaved output layout (one strided pass
+    # per output column; the partial sums stay in the contiguous scratch)
+    s0, s1, s2, s3 = (sums[:, b].transpose(1, 2, 0, 3, 4) for b in range(4))  # (m, th, 2, tw, K)
+    s3 += s2
+    np.subtract(s1, s3, out=Y[:, :, :, :, 1, :])  # s1 - (s2 + s3)
+    s1 += s2
+    np.add(s0, s1, out=Y[:, :, :, :, 0, :])  # s0 + (s1 + s2)
     return Y
 
 
-def gradient_transform(dZ: np.ndarray, blocks: np.ndarray, rows: np.ndarray, out: np.ndarray) -> np.ndarray:
-    """dM = A dY A^T for every 2x2 output block of dZ: out (4, 4, m, th, tw, K).
+# The gradient transform below leaves out the negations of its last row and column (A's entries
+# -1): it gives ``SIGNS[a] * SIGNS[b] * dM[a, b]``, and the products that use it undo the signs
+# (exactly: a negation rounds nothing).
+SIGNS = np.array([1.0, 1.0, 1.0, -1.0])
+TILE_SIGNS = np.outer(SIGNS, SIGNS).reshape(16)
 
-    ``blocks`` (m, th, 2, tw, 2, K) is dZ laid out by block (zeros past an odd edge);
-    ``rows`` is scratch (4, m, th, 2, tw, K): the row pass writes each block column's values
-    side by side (columns 0 of every block, then columns 1), so the column pass, which writes
-    the most, reads and writes long contiguous runs.
+
+def gradient_transform(dZ: np.ndarray, blocks: np.ndarray | None, out: np.ndarray) -> np.ndarray:
+    """dM = A dY A^T for every 2x2 output block of dZ, up to signs: out (4, 4, m, th, tw, K).
+
+    ``out[a, b]`` holds ``SIGNS[a] * SIGNS[b] * dM[a, b]``. ``blocks`` (m, th, 2, tw, 2, K) is
+    scratch for dZ laid out by block, zeros past an odd edge (None for even output sizes, where
+    dZ itself is that layout). The four corners ``out[0 or 3, 0 or 3]`` are the block's four
+    values themselves, copied out in one pass; every other entry is the sum or the difference of
+    two entries already written, which the passes read as contiguous runs.
     """
     m, n_H, n_W, K = dZ.shape
-    th, tw = blocks.shape[1], blocks.shape[3]
+    th, tw = out.shape[3], out.shape[4]
     if n_H == 2 * th and n_W == 2 * tw:
-        blocks = dZ.reshape(blocks.shape)
+        blocks = dZ.reshape(m, th, 2, tw, 2, K)
     else:
         blocks.reshape(m, 2 * th, 2 * tw, K)[:, :n_H, :n_W, :] = dZ  # K, not -1: m may be 0
-    # rows: e = A y, with the block's column index moved before the tile column
-    y0, y1 = (blocks[:, :, a].transpose(0, 1, 3, 2, 4) for a in range(2))
-    e0, e3 = rows[0], rows[3]
-    np.copyto(e0, y0)
-    np.copyto(e3, y1)
-    np.add(e0, e3, out=rows[1])
-    np.subtract(e0, e3, out=rows[2])
-    np.negative(e3, out=e3)
-    # columns: dM = e A^T
-    c0, c1 = rows[:, :, :, 0], rows[:, :, :, 1]
-    out[:, 0] = c0
-    np.add(c0, c1, out=out[:, 1])
-    np.subtract(c0, c1, out=out[:, 2])
-    np.negative(c1, out=out[:, 3])
+    # corners: y[i, j] is the block's value (i, j): out[3 * i, 3 * j]
+    np.copyto(out[::3, ::3], blocks.transpose(2, 4, 0, 1, 3, 5))
+    # rows: e = A y (row 3 unsigned), for columns 0 and 3
+    np.add(out[0, ::3], out[3, ::3], out=out[1, ::3])
+    np.subtract(out[0, ::3], out[3, ::3], out=out[2, ::3])
+    # columns: dM = e A^T (column 3 unsigned)
+    np.add(out[:, 0], out[:, 3], out=out[:, 1])
+    np.subtract(out[:, 0], out[:, 3], out=out[:, 2])
     return out
 
 
@@ -258,38 +270,49 @@ def conv(A: np.ndarray, W: np.ndarray, pad: Padding, n_H: int, n_W: int, b: np.n
     return Z
 
 
-def input_transform_adjoint(dV: np.ndarray, rows: np.ndarray, dS: np.ndarray) -> np.ndarray:
+def input_transform_adjoint(dV: np.ndarray, rows: np.ndarray, sums: np.ndarray, dS: np.ndarray) -> np.ndarray:
     """The adjoint of :func:`input_transform`: dV (4, 4, m, th, tw, C) -> dS, the gradient of the source.
 
     ``dS`` (m, 2*th + 2, 2, tw + 1, C) is in the source's column-parity layout; every padded cell
     receives the sum over the (up to four) tiles that hold it of its entry of ``B dV B^T``.
-    ``rows`` is scratch (4, m, th, 2, tw + 1, C), as for the forward transform.
+    ``rows`` is scratch (4, m, th, 2, tw + 1, C), as for the forward transform; ``sums`` is
+    C-contiguous scratch (4, m, th, tw, C). Each pass first sums a tile's own terms into
+    ``sums`` (contiguous: faster than summing into the strided output in place), then adds the
+    neighbouring tile's shifted contribution as it writes the output.
     """
     th, tw = dV.shape[3], dV.shape[4]
     # columns: the adjoint of V = t B, tile column 2*t + b of every tile, b = 0..3
     d0, d1, d2, d3 = dV[:, 0], dV[:, 1], dV[:, 2], dV[:, 3]
     even, odd = rows[:, :, :, 0], rows[:, :, :, 1]  # columns 2*q and 2*q + 1
+    s = sums
     # even[q] = d0[q] + (d1 + d2 - d0)[q - 1]
-    np.add(d1, d2, out=even[..., 1:, :])
-    even[..., 1:, :] -= d0
-    even[..., 0, :] = 0
-    even[..., :tw, :] += d0
+    np.add(d1, d2, out=s)
+    np.subtract(s, d0, out=s)
+    np.add(d0[..., 1:, :], s[..., :-1, :], out=even[..., 1:tw, :])
+    even[..., 0, :] = d0[..., 0, :]
+    even[..., tw, :] = s[..., tw - 1, :]
     # odd[q] = (d1 - d2 + d3)[q] - d3[q - 1]
-    np.subtract(d1, d2, out=odd[..., :tw, :])
-    odd[..., :tw, :] += d3
-    odd[..., tw, :] = 0
-    odd[..., 1:, :] -= d3
+    np.subtract(d1, d2, out=s)
+    np.add(s, d3, out=s)
+    np.subtract(s[..., 1:, :], d3[..., :-1, :], out=odd[..., 1:tw, :])
+    odd[..., 0, :] = s[..., 0, :]
+    np.negative(d3[..., tw - 1, :], out=odd[..., tw, :])
     # rows: the adjoint of t = B^T d, padded rows 2*t + a of every tile, a = 0..3
     r0, r1, r2, r3 = rows
     even_rows, odd_rows = dS[:, 0 : 2 * th + 1 : 2], dS[:, 1 : 2 * th + 2 : 2]
-    np.add(r1, r2, out=even_rows[:, 1:])
-    even_rows[:, 1:] -= r0
-    even_rows[:, 0] = 0
-    even_rows[:, :th] += r0
-    np.subtract(r1, r2, out=odd_rows[:, :th])
-    odd_rows[:, :th] += r3
-    odd_rows[:, th] = 0
-    odd_rows[:, 1:] -= r3
+    s = sums.reshape(-1)[: r0.size].reshape(r0.shape)  # the row pass needs fewer (2*tw + 2 <= 4*tw)
+    # even_rows[t] = r0[t] + (r1 + r2 - r0)[t - 1]
+    np.add(r1, r2, out=s)
+    np.subtract(s, r0, out=s)
+    np.add(r0[:, 1:], s[:, :-1], out=even_rows[:, 1:th])
+    even_rows[:, 0] = r0[:, 0]
+    even_rows[:, th] = s[:, th - 1]
+    # odd_rows[t] = (r1 - r2 + r3)[t] - r3[t - 1]
+    np.subtract(r1, r2, out=s)
+    np.add(s, r3, out=s)
+    np.subtract(s[:, 1:], r3[:, :-1], out=odd_rows[:, 1:th])
+    odd_rows[:, 0] = s[:, 0]
+    np.negative(r3[:, th - 1], out=odd_rows[:, th])
     return dS
 
 
@@ -320,34 +343,43 @@ def backward(dZ: np.ndarray, A: np.ndarray, W: np.ndarray, pad: Padding, input_g
     m, n_H, n_W, K = dZ.shape
     _, n_H_prev, n_W_prev, C = A.shape
     th, tw = _tiles(n_H), _tiles(n_W)
+    per_example = _per_example(th, tw, C, K, A.dtype.itemsize)
     budget = _config.chunk_budget(_config.CACHE_CHUNK_BYTES * BACKWARD_CHUNK_SCALE // 2)
-    parts = _config.chunks(m, _per_example(th, tw, C, K, A.dtype.itemsize), budget)
+    # a batch that fits one chunk is still cut in one chunk per processor, so that it runs on all of them
+    budget = min(budget, per_example * -(-m // _config.BALANCE))
+    parts = _config.chunks(m, per_example, budget)
     mc = _config.largest(parts)
-    Ut = np.ascontiguousarray(filter_transform(W).reshape(16, C, K).transpose(0, 2, 1)) if input_gradient else None
+    even = n_H == 2 * th and n_W == 2 * tw
+    signs = TILE_SIGNS.astype(dZ.dtype).reshape(16, 1, 1)
+    Ut = None
+    if input_gradient:  # dM comes with the gradient transform's signs: U^T takes them too, so that dV has none
+        Ut = np.ascontiguousarray(filter_transform(W).reshape(16, C, K).transpose(0, 2, 1) * signs)
     dx = np.empty((m, n_H_prev, n_W_prev, C), dtype=dZ.dtype) if input_gradient else None
 
     def task(group):
         scratch = _Scratch(mc, th, tw, C, K, A.dtype)
-        blocks = np.zeros((mc, th, 2, tw, 2, K), dtype=dZ.dtype)
-        grad_rows = np.empty((4, mc, th, 2, tw, K), dtype=dZ.dtype)
+        blocks = None if even else np.zeros((mc, th, 2, tw, 2, K), dtype=dZ.dtype)
         dM = np.empty((4, 4, mc, th, tw, K), dtype=dZ.dtype)
         dU = np.zeros((16, C, K), dtype=dZ.dtype)
         product = np.empty((16, C, K), dtype=dZ.dtype)
         dS = np.empty_like(scratch.S) if input_gradient else None
+        sums = np.empty(4 * mc * th * tw * C, dtype=dZ.dtype) if input_gradient else None
         for part in group:
             mp = part.stop - part.start
             Vp = scratch.transformed_input(A[part], pad)
-            gradient_transform(dZ[part], blocks[:mp], grad_rows[:, :mp], dM[:, :, :mp])
+            gradient_transform(dZ[part], None if even else blocks[:mp], dM[:, :, :mp])
             dMp = dM[:, :, :mp].reshape(16, -1, K)
             np.matmul(Vp.transpose(0, 2, 1), dMp, out=product)  # xi c P , xi P k -> xi c k
             dU += product
             if input_gradient:
                 np.matmul(dMp, Ut, out=Vp)  # xi P k , xi k c -> xi P c (V's buffer is free now)
-                input_transform_adjoint(Vp.reshape(4, 4, mp, th, tw, C), scratch.rows[:, :mp], dS[:mp])
+                dVp = Vp.reshape(4, 4, mp, th, tw, C)
+                sums_p = sums[: 4 * mp * th * tw * C].reshape(4, mp, th, tw, C)
+                input_transform_adjoint(dVp, scratch.rows[:, :mp], sums_p, dS[:mp])
                 _gather_source(dS[:mp], dx[part], pad.top, pad.left)
         return dU
 
-    dU = sum(_run(task, parts, m, th, tw, C, K, A.dtype.itemsize))
+    dU = sum(_run(task, parts, m, th, tw, C, K, A.dtype.itemsize)) * signs  # the gradient transform's signs undone
     Gw = G.astype(dZ.dtype)
     # a i , a b c k , b j -> i j c k
     return dx, np.einsum("ai,abck,bj->ijck", Gw, dU.reshape(4, 4, C, K), Gw, optimize=True)
