@@ -385,8 +385,9 @@ def _accumulate(target: np.ndarray, axis: int, s: int, n: int, count: int, value
     ``value(k, place)`` gives offset k's value: written into ``place`` (a view of ``target``)
     when one is given, otherwise any array (then added). With stride 1 the first offset's
     place is one contiguous range: its value is computed straight into it (no scratch to copy
-    from) and the cells past it zeroed, instead of zeroing the whole target and adding. Other
-    strides zero the target and add every offset (so zeros keep the sign the loops' sums give).
+    from) and the cells past it zeroed, instead of zeroing the whole target and adding (a -0
+    it writes can stay -0 where the loops' 0 + -0 gives +0: equal numbers, another sign bit).
+    Other strides zero the target and add every offset, as the loops do.
     """
     span = _span(n, s)
 

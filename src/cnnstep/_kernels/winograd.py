@@ -152,7 +152,7 @@ def input_transform(S: np.ndarray, rows: np.ndarray, out: np.ndarray) -> np.ndar
 def output_transform(M: np.ndarray, sums: np.ndarray, Y: np.ndarray) -> np.ndarray:
     """Y = A^T M A for every tile: M (4, 4, m, th, tw, K) -> Y (m, th, 2, tw, 2, K).
 
-    ``sums`` is scratch (2, 4, m, th, tw, K) for the row pass.
+    ``sums`` is scratch (2, 4, m, th, tw, K): the row pass writes it, the column pass adds into it.
     """
     # rows: S = A^T M
     np.add(M[0], M[1], out=sums[0])
