@@ -247,6 +247,33 @@ def test_outputs_are_the_same_bits_for_any_thread_count(rng, monkeypatch, small_
         np.testing.assert_array_equal(dA, results[0][1])
 
 
+@pytest.mark.parametrize(
+    "a_shape, w_shape, hp",
+    [
+        ((4, 32, 32, 32), (3, 3, 32, 32), {"stride": 1, "pad": 1}),  # Winograd backward, im2col forward
+        ((8, 8, 8, 16), (3, 3, 16, 16), {"stride": 1, "pad": 1}),  # im2col, one chunk
+        ((32, 1, 1, 256), (1, 1, 256, 64), {"stride": 1, "pad": 0}),  # a Dense layer's products
+        ((64, 12, 12, 32), (5, 5, 32, 48), {"stride": 2, "pad": 2}),  # im2col, several chunks
+    ],
+)
+def test_one_thread_gives_the_bits_of_several_at_real_sizes(rng, a_shape, w_shape, hp):
+    """At the default sizes (some run serially, some in one chunk), one cnnstep thread holds BLAS
+    to one thread as the threaded runs do: BLAS's own threads would round the products differently."""
+    A_prev = rng.normal(size=a_shape).astype(np.float32)
+    W = rng.normal(size=w_shape).astype(np.float32)
+    b = rng.normal(size=(1, 1, 1, w_shape[3])).astype(np.float32)
+    results = []
+    for threads in (1, 2):
+        previous = cnnstep.set_num_threads(threads)
+        try:
+            Z, cache = cnnstep.conv_forward(A_prev, W, b, hp)
+            results.append((Z, cnnstep.conv_backward(Z * 0.5, cache)[0]))
+        finally:
+            cnnstep.set_num_threads(previous)
+    np.testing.assert_array_equal(results[0][0], results[1][0])
+    np.testing.assert_array_equal(results[0][1], results[1][1])
+
+
 def test_no_more_groups_at_once_than_the_workspace_holds():
     import threading
 

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from cnnstep._kernels import blas as _blas
 from cnnstep._kernels import config as _config
 from cnnstep._kernels import frame as _frame
 from cnnstep._kernels import im2col as _im2col
@@ -217,16 +216,15 @@ def conv_forward(A: np.ndarray, W: np.ndarray, b: np.ndarray, g: ConvGeometry, w
 
 
 def _run(task, parts, per_example: int, size: int) -> list:
-    """The chunks over cnnstep's threads, BLAS on one thread throughout.
+    """The chunks over cnnstep's threads, BLAS on one thread throughout (as for every kernel's chunks).
 
-    Also when they run serially (small batches): BLAS's two threads measured up to 10x
-    slower than one on these thin products when the other core is busy (32x64x64x3 ->
-    4x4x8 forward: 50 ms against 5.7, alternating, on a loaded 2-core machine), and the
-    weight gradient's product ``dZb^T @ X`` reduces over its long axis, which BLAS's
-    threads do not split (32x64x64x3 -> 3x3x16, dW only: 6-8 ms against 17-39).
+    Also when they run serially (small batches), which for these thin products was measured
+    before it was the rule: BLAS's two threads ran up to 10x slower than one when the other
+    core was busy (32x64x64x3 -> 4x4x8 forward: 50 ms against 5.7, alternating, on a loaded
+    2-core machine), and the weight gradient's product ``dZb^T @ X`` reduces over its long
+    axis, which BLAS's threads do not split (32x64x64x3 -> 3x3x16, dW only: 6-8 ms against 17-39).
     """
-    with _blas.single_threaded():
-        return _parallel.run_chunks(task, parts, per_example, size)
+    return _parallel.run_chunks(task, parts, per_example, size)
 
 
 def _size(band: Band) -> int:

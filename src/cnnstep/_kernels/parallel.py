@@ -8,12 +8,13 @@ transforms and matrix products: while they run, BLAS is held to one thread
 workers waiting busily between products. The chunks do not depend on the thread count
 and each writes its own slice of the output; sums over the batch (weight gradients) are
 added per thread and then in thread order, so results depend on the thread count only
-through that order of addition.
+through that order of addition. BLAS stays on one thread also when the chunks run one after
+another (one thread, one chunk, small work): BLAS's own threads split a product differently
+and change the last bits of its result, which would make the outputs depend on the thread count.
 
 The number of threads defaults to the processors this process may run on; set it with
 :func:`set_num_threads` or the environment variable ``CNNSTEP_NUM_THREADS`` (read at
-import). One thread means everything runs in the caller's thread (the convolutions'
-matrix products then use BLAS's own threads).
+import). One thread means everything runs in the caller's thread, BLAS included.
 """
 
 from __future__ import annotations
@@ -53,10 +54,7 @@ def num_threads() -> int:
 
 
 def set_num_threads(n: int) -> int:
-    """Set how many threads the kernels use (1 = the caller's thread only); return the previous.
-
-    With one thread, the convolutions' matrix products still use BLAS's own threads.
-    """
+    """Set how many threads the kernels use (1 = the caller's thread only, BLAS included); return the previous."""
     global _threads
     from cnnstep._kernels.checks import positive_int
 
@@ -109,12 +107,12 @@ def run_groups(task, parts, size: int | None = None, blas: bool = False, scratch
     up its scratch buffers once and reuse them part after part; the caller's thread runs
     the first group. Results come back in group order. It runs serially (one group holding
     every part) when there is one thread or one part, from inside another task (no nested
-    pools), for work of fewer than ``MIN_PARALLEL_SIZE`` numbers when ``size`` is given
-    (matrix products then on one BLAS thread too),
+    pools), for work of fewer than ``MIN_PARALLEL_SIZE`` numbers when ``size`` is given,
     and, for tasks whose parts run matrix products (``blas=True``), when BLAS's own threads
-    cannot be held to one while the groups run (see :mod:`cnnstep._kernels.blas`). ``scratch``: the
-    bytes of scratch one group holds; no more groups run at once than the workspace limit
-    holds (at least one).
+    cannot be held to one while the groups run (see :mod:`cnnstep._kernels.blas`). Such tasks
+    run with BLAS on one thread whether serially or not, so a part's products round the same
+    way for any thread count. ``scratch``: the bytes of scratch one group holds; no more groups
+    run at once than the workspace limit holds (at least one).
     """
     parts = list(parts)
     threads = min(_threads, len(parts))
@@ -126,13 +124,11 @@ def run_groups(task, parts, size: int | None = None, blas: bool = False, scratch
     if blas and threads > 1 and not _blas.available():
         threads = 1
     if threads <= 1 or getattr(_local, "inside", False):
-        if blas and small:
-            # small products run faster on one BLAS thread, and far faster when the other
-            # core is busy (a 32x4096 @ 4096x10 product on a loaded 2-core machine: 0.2 ms
-            # against up to 18 on BLAS's two threads)
-            with _blas.single_threaded():
-                return [task(parts)]
-        return [task(parts)]
+        # one BLAS thread: the same bits as the threaded run, and small products run faster
+        # so, far faster when the other core is busy (a 32x4096 @ 4096x10 product on a loaded
+        # 2-core machine: 0.2 ms against up to 18 on BLAS's two threads)
+        with _blas.single_threaded() if blas else contextlib.nullcontext():
+            return [task(parts)]
     groups = _groups(parts, threads)
     with _blas.single_threaded() if blas else contextlib.nullcontext():
         futures = [_submit(threads - 1, _run_group, task, group) for group in groups[1:]]
