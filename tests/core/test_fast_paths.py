@@ -397,14 +397,8 @@ def test_winograd_backward_at_the_default_models_third_convolution(rng):
     check_against_reference(rng, a_shape, w_shape, hp, dtype=np.float32, tol=tol)
 
 
-def test_winograd_backward_chunks_are_larger_than_the_forwards(rng, monkeypatch, small_winograd):
-    """The backward's chunks hold BACKWARD_CHUNK_SCALE / 2 times the forward's budget: 7 examples
-    in chunks of up to 3 where the forward takes up to 2 (spread evenly); both agree with the loops."""
-    a_shape, w_shape, hp = WINOGRAD_CASES[1]
-    per_example = 16 * 4 * 3 * (8 + 9) * 8  # tiles of a 7x5 output, float64
-    monkeypatch.setattr(_config, "CACHE_CHUNK_BYTES", 2 * per_example)
-    monkeypatch.setattr(_config, "BALANCE", 1)  # the budgets alone (balancing: tested below)
-    assert _winograd.BACKWARD_CHUNK_SCALE == 3
+def _chunk_sizes_seen(monkeypatch) -> list:
+    """The list every Winograd call appends its chunks' sizes to, from now on."""
     seen = []
     run = _winograd._run
 
@@ -413,6 +407,18 @@ def test_winograd_backward_chunks_are_larger_than_the_forwards(rng, monkeypatch,
         return run(task, parts, *args)
 
     monkeypatch.setattr(_winograd, "_run", spy)
+    return seen
+
+
+def test_winograd_backward_chunks_are_larger_than_the_forwards(rng, monkeypatch, small_winograd):
+    """The backward's chunks hold BACKWARD_CHUNK_SCALE / 2 times the forward's budget: 7 examples
+    in chunks of up to 3 where the forward takes up to 2 (spread evenly); both agree with the loops."""
+    a_shape, w_shape, hp = WINOGRAD_CASES[1]
+    per_example = 16 * 4 * 3 * (8 + 9) * 8  # tiles of a 7x5 output, float64
+    monkeypatch.setattr(_config, "CACHE_CHUNK_BYTES", 2 * per_example)
+    monkeypatch.setattr(_config, "BALANCE", 1)  # the budgets alone (balancing: tested below)
+    assert _winograd.BACKWARD_CHUNK_SCALE == 3
+    seen = _chunk_sizes_seen(monkeypatch)
     check_against_reference(rng, (7,) + a_shape[1:], w_shape, hp)
     assert seen == [[1, 2, 2, 2], [2, 2, 3]]
 
@@ -423,14 +429,7 @@ def test_winograd_backward_cuts_a_one_chunk_batch_per_processor(rng, monkeypatch
     two examples), so that every processor works on it; the forward keeps one chunk."""
     a_shape, w_shape, hp = WINOGRAD_CASES[1]
     monkeypatch.setattr(_config, "BALANCE", 2)
-    seen = []
-    run = _winograd._run
-
-    def spy(task, parts, *args):
-        seen.append([part.stop - part.start for part in parts])
-        return run(task, parts, *args)
-
-    monkeypatch.setattr(_winograd, "_run", spy)
+    seen = _chunk_sizes_seen(monkeypatch)
     check_against_reference(rng, (m,) + a_shape[1:], w_shape, hp)
     assert seen == [[m], expected]
 
