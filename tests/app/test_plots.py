@@ -175,7 +175,7 @@ def test_figure_errors(tmp_path, call, error, pattern):
         call(tmp_path / "x.png")
 
 
-def test_no_pyplot_and_no_import_time_matplotlib():
+def test_no_pyplot_and_no_import_time_matplotlib(tmp_path):
     code = (
         "import sys, numpy as np\n"
         "import cnnstep.app.plots, cnnstep.app.cli, cnnstep.app.train, cnnstep.app.demo\n"
@@ -183,8 +183,12 @@ def test_no_pyplot_and_no_import_time_matplotlib():
         "cnnstep.app.plots.learning_curves({'loss': [1.0], 'accuracy': [0.5]}, sys.argv[1])\n"
         "assert 'matplotlib.pyplot' not in sys.modules, 'pyplot imported'\n"
     )
-    out = subprocess.run([sys.executable, "-c", code, "/dev/null"], capture_output=True, text=True)
+    # a real file: the figure is written to a temporary file renamed over the target, which would
+    # replace a device such as /dev/null with a PNG
+    target = tmp_path / "curves.png"
+    out = subprocess.run([sys.executable, "-c", code, str(target)], capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
+    assert target.read_bytes().startswith(b"\x89PNG")
 
 
 def test_missing_matplotlib_says_how_to_install(tmp_path, monkeypatch):
