@@ -131,19 +131,17 @@ def conv_backward(dZ: np.ndarray, A: np.ndarray, W: np.ndarray, g: ConvGeometry,
     def task(group):
         dWt = np.zeros((g.n_C, K), dtype=dZ.dtype)
         scratch = _Windows(g, _config.largest(parts), A.dtype)
-        back = _InputGradient(g, parts, dx) if input_gradient else None
+        back = _InputGradient(g, parts, dx) if input_gradient and not pointwise(g) else None
         for part in group:
             rows = (part.stop - part.start) * g.n_H * g.n_W
             dZ2 = np.ascontiguousarray(dZ[part]).reshape(rows, g.n_C)
             cols = scratch.cols(A[part], read_only=pointwise(g))
             # k M , M (i j c) -> k (i j c)
             dWt += dZ2.T @ cols
-            if back is None:
-                continue
-            if pointwise(g):  # the window matrix's gradient is dA_prev itself
-                np.matmul(dZ2, W2.T, out=dx[part].reshape(rows, g.n_C_prev))
-            else:
+            if back is not None:
                 back.add(part, np.matmul(dZ2, W2.T, out=cols))  # M k , k (i j c) -> M (i j c)
+            elif input_gradient:  # 1x1 windows: the window matrix's gradient is dA_prev itself
+                np.matmul(dZ2, W2.T, out=dx[part].reshape(rows, g.n_C_prev))
         return dWt
 
     dWt = sum(_run(task, parts, g, A.dtype.itemsize))
